@@ -1,0 +1,131 @@
+//! Wiring: configuration in, a bound listener and router out.
+
+use crate::config::Config;
+use crate::domain::accounts::Policies;
+use crate::domain::clock::{Clock, SystemClock};
+use crate::domain::otp::{OtpKey, OtpPolicy};
+use crate::domain::password::PasswordHasher;
+use crate::domain::ports::{SmsSender, Store};
+use crate::domain::throttle::LoginThrottle;
+use crate::domain::tokens::TokenSigner;
+use crate::domain::Accounts;
+use crate::http::{self, AppState};
+use crate::{sms, store};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// Replacements for the parts tests drive themselves.
+#[derive(Default, Clone)]
+pub struct Overrides {
+    pub clock: Option<Arc<dyn Clock>>,
+    pub sms: Option<Arc<dyn SmsSender>>,
+}
+
+fn random_secret() -> String {
+    hex::encode(rand::random::<[u8; 32]>())
+}
+
+/// The core, built from configuration over an opened store.
+pub async fn accounts(
+    config: &Config,
+    store: Arc<dyn Store>,
+    overrides: Overrides,
+) -> Result<Accounts, String> {
+    // Generated once and kept in the database, so tokens outlive restarts
+    // and every instance on one database signs alike.
+    let jwt_secret = match &config.jwt_secret {
+        Some(s) => s.clone(),
+        None => store
+            .secret_or_insert("jwt_secret", &random_secret())
+            .await
+            .map_err(|e| e.to_string())?,
+    };
+    let otp_key = store
+        .secret_or_insert("otp_key", &random_secret())
+        .await
+        .map_err(|e| e.to_string())?;
+    let sms = match overrides.sms {
+        Some(s) => s,
+        None => sms::from_config(config)?,
+    };
+    let workers = config.hash_workers;
+    let hasher = tokio::task::spawn_blocking(move || PasswordHasher::new(workers))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    Ok(Accounts::new(
+        store,
+        sms,
+        overrides.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+        hasher,
+        TokenSigner::new(jwt_secret.as_bytes()),
+        OtpKey::new(otp_key.as_bytes()),
+        Policies {
+            otp: OtpPolicy {
+                ttl_seconds: config.otp_ttl_seconds,
+                resend_seconds: config.otp_resend_seconds,
+                max_attempts: config.otp_max_attempts,
+                max_sends_per_hour: config.otp_max_sends_per_hour,
+            },
+            login: LoginThrottle::new(config.login_max_failures),
+        },
+    ))
+}
+
+/// A server ready to run: listener bound, router built.
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl App {
+    pub async fn build(config: Config, overrides: Overrides) -> Result<App, String> {
+        let store = store::open(&config.database_url)
+            .await
+            .map_err(|e| e.to_string())?;
+        let accounts = accounts(&config, store, overrides).await?;
+        let listener = TcpListener::bind(&config.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+        Ok(App {
+            listener,
+            state: AppState {
+                accounts: Arc::new(accounts),
+                config: Arc::new(config),
+            },
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serve until `shutdown` resolves; requests in flight are drained.
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let accounts = self.state.accounts.clone();
+        let pruner = tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(600));
+            loop {
+                every.tick().await;
+                match accounts.store().prune(accounts.now()).await {
+                    Ok(n) if n > 0 => tracing::info!(removed = n, "pruned expired rows"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "prune failed"),
+                }
+            }
+        });
+        let router = http::router(self.state);
+        let result = http::serve(self.listener, router, shutdown).await;
+        pruner.abort();
+        result
+    }
+}

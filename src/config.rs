@@ -1,0 +1,391 @@
+//! Typed configuration: defaults, then the TOML file named by `ACCOUNTD_CONFIG`,
+//! then `ACCOUNTD_*` environment variables (INTERFACE.md, Configuration).
+//!
+//! Both sources are first read into one map of lowercase keys without the
+//! `ACCOUNTD_` prefix (`otp_ttl_seconds`), so a TOML file may use either
+//! spelling and every key is parsed and checked in one place.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+/// The five wire contracts, by the one name each has everywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Contract {
+    PixelGenius,
+    Delivery,
+    Simple,
+    University,
+    Kikapu,
+}
+
+impl Contract {
+    pub const ALL: [Contract; 5] = [
+        Contract::PixelGenius,
+        Contract::Delivery,
+        Contract::Simple,
+        Contract::University,
+        Contract::Kikapu,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Contract::PixelGenius => "pixel_genius",
+            Contract::Delivery => "delivery",
+            Contract::Simple => "simple",
+            Contract::University => "university",
+            Contract::Kikapu => "kikapu",
+        }
+    }
+
+    /// Default (access, refresh) lifetimes in seconds (INTERFACE.md, Configuration).
+    fn default_lifetimes(self) -> (i64, i64) {
+        const DAY: i64 = 86_400;
+        match self {
+            Contract::PixelGenius | Contract::Simple | Contract::Kikapu => (300, DAY),
+            // Rotating refresh tokens; a session lives as long as its refresh token.
+            Contract::Delivery => (3600, 30 * DAY),
+            Contract::University => (3600, 7 * DAY),
+        }
+    }
+}
+
+impl FromStr for Contract {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Contract::ALL
+            .into_iter()
+            .find(|c| c.name() == s)
+            .ok_or_else(|| format!("unknown contract {s:?} (expected one of pixel_genius, delivery, simple, university, kikapu)"))
+    }
+}
+
+impl fmt::Display for Contract {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Token lifetimes of one contract, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenTtl {
+    pub access: i64,
+    pub refresh: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SmsProvider {
+    Console,
+    Webhook { url: String },
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct Config {
+    pub database_url: String,
+    pub listen: String,
+    pub contracts: Vec<Contract>,
+    pub jwt_secret: Option<String>,
+    pub sms: SmsProvider,
+    pub sms_timeout_seconds: u64,
+    pub otp_resend_seconds: i64,
+    pub otp_ttl_seconds: i64,
+    pub otp_max_attempts: i64,
+    pub otp_max_sends_per_hour: i64,
+    pub refresh_reuse_seconds: i64,
+    pub login_max_failures: i64,
+    pub trusted_proxy_header: Option<String>,
+    pub cors_origins: Vec<String>,
+    /// Also require phone numbers to be dialable in their country.
+    pub phone_strict: bool,
+    pub max_body_bytes: usize,
+    /// How many password hashes may run at once; default one per core.
+    pub hash_workers: usize,
+    pub ttl: BTreeMap<Contract, TokenTtl>,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The signing secret never reaches a log.
+        f.debug_struct("Config")
+            .field("database_url", &self.database_url)
+            .field("listen", &self.listen)
+            .field("contracts", &self.contracts)
+            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "***"))
+            .field("sms", &self.sms)
+            .finish_non_exhaustive()
+    }
+}
+
+const PREFIX: &str = "ACCOUNTD_";
+
+impl Config {
+    /// Read the process environment and the file it names.
+    pub fn from_env() -> Result<Self, String> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::from_sources(&env)
+    }
+
+    /// `vars`: (name, value) pairs as in the environment. Only `ACCOUNTD_*` count.
+    pub fn from_sources(vars: &[(String, String)]) -> Result<Self, String> {
+        let mut map = BTreeMap::new();
+        let file = vars
+            .iter()
+            .find(|(k, _)| k == "ACCOUNTD_CONFIG")
+            .map(|(_, v)| v.clone());
+        if let Some(path) = file.filter(|p| !p.is_empty()) {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read config file {path}: {e}"))?;
+            let table: toml::Table = text
+                .parse()
+                .map_err(|e| format!("config file {path}: {e}"))?;
+            for (k, v) in table {
+                let value = match v {
+                    toml::Value::String(s) => s,
+                    toml::Value::Array(items) => items
+                        .iter()
+                        .map(|i| {
+                            i.as_str()
+                                .map(str::to_owned)
+                                .unwrap_or_else(|| i.to_string())
+                        })
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    other => other.to_string(),
+                };
+                map.insert(normalise(&k), value);
+            }
+        }
+        for (k, v) in vars {
+            if let Some(rest) = k.strip_prefix(PREFIX) {
+                if rest != "CONFIG" {
+                    map.insert(rest.to_lowercase(), v.clone());
+                }
+            }
+        }
+        Self::from_map(map)
+    }
+
+    fn from_map(mut m: BTreeMap<String, String>) -> Result<Self, String> {
+        let mut take = |k: &str| m.remove(k).filter(|v| !v.trim().is_empty());
+        let contracts = match take("contracts").as_deref().map(str::trim) {
+            None | Some("all") => Contract::ALL.to_vec(),
+            Some(list) => {
+                let mut cs = Vec::new();
+                for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    let c: Contract = name
+                        .parse()
+                        .map_err(|e| format!("ACCOUNTD_CONTRACTS: {e}"))?;
+                    if !cs.contains(&c) {
+                        cs.push(c);
+                    }
+                }
+                cs
+            }
+        };
+        let sms = match take("sms_provider").as_deref().unwrap_or("console") {
+            "console" => SmsProvider::Console,
+            "webhook" => SmsProvider::Webhook {
+                url: take("sms_webhook_url")
+                    .ok_or("ACCOUNTD_SMS_PROVIDER=webhook needs ACCOUNTD_SMS_WEBHOOK_URL")?,
+            },
+            other => {
+                return Err(format!(
+                    "ACCOUNTD_SMS_PROVIDER: unknown provider {other:?} (console, webhook)"
+                ))
+            }
+        };
+        let mut ttl = BTreeMap::new();
+        for c in Contract::ALL {
+            let (a, r) = c.default_lifetimes();
+            ttl.insert(
+                c,
+                TokenTtl {
+                    access: positive(&mut take, &format!("{}_access_seconds", c.name()), a)?,
+                    refresh: positive(&mut take, &format!("{}_refresh_seconds", c.name()), r)?,
+                },
+            );
+        }
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        let config = Config {
+            database_url: take("database_url").unwrap_or_else(|| "sqlite://accountd.db".into()),
+            listen: take("listen").unwrap_or_else(|| "127.0.0.1:8000".into()),
+            contracts,
+            jwt_secret: take("jwt_secret"),
+            sms,
+            sms_timeout_seconds: positive(&mut take, "sms_timeout_seconds", 10)? as u64,
+            otp_resend_seconds: non_negative(&mut take, "otp_resend_seconds", 60)?,
+            otp_ttl_seconds: positive(&mut take, "otp_ttl_seconds", 300)?,
+            otp_max_attempts: positive(&mut take, "otp_max_attempts", 5)?,
+            otp_max_sends_per_hour: positive(&mut take, "otp_max_sends_per_hour", 5)?,
+            refresh_reuse_seconds: non_negative(&mut take, "refresh_reuse_seconds", 10)?,
+            login_max_failures: positive(&mut take, "login_max_failures", 10)?,
+            trusted_proxy_header: take("trusted_proxy_header"),
+            cors_origins: take("cors_origins")
+                .map(|s| {
+                    s.split(',')
+                        .map(|o| o.trim().to_owned())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            phone_strict: boolean(&mut take, "phone_strict", false)?,
+            max_body_bytes: positive(&mut take, "max_body_bytes", 64 * 1024)? as usize,
+            hash_workers: positive(&mut take, "hash_workers", cores as i64)? as usize,
+            ttl,
+        };
+        Ok(config)
+    }
+
+    pub fn ttl(&self, c: Contract) -> TokenTtl {
+        self.ttl.get(&c).copied().unwrap_or(TokenTtl {
+            access: 300,
+            refresh: 86_400,
+        })
+    }
+}
+
+fn normalise(key: &str) -> String {
+    let k = key.to_lowercase();
+    k.strip_prefix("accountd_").map(str::to_owned).unwrap_or(k)
+}
+
+fn number(
+    take: &mut impl FnMut(&str) -> Option<String>,
+    key: &str,
+    default: i64,
+) -> Result<i64, String> {
+    match take(key) {
+        None => Ok(default),
+        Some(v) => v.trim().parse().map_err(|_| {
+            format!(
+                "ACCOUNTD_{}: expected a whole number, got {v:?}",
+                key.to_uppercase()
+            )
+        }),
+    }
+}
+
+fn positive(
+    take: &mut impl FnMut(&str) -> Option<String>,
+    key: &str,
+    default: i64,
+) -> Result<i64, String> {
+    let n = number(take, key, default)?;
+    if n < 1 {
+        return Err(format!(
+            "ACCOUNTD_{}: must be at least 1",
+            key.to_uppercase()
+        ));
+    }
+    Ok(n)
+}
+
+fn non_negative(
+    take: &mut impl FnMut(&str) -> Option<String>,
+    key: &str,
+    default: i64,
+) -> Result<i64, String> {
+    let n = number(take, key, default)?;
+    if n < 0 {
+        return Err(format!(
+            "ACCOUNTD_{}: must not be negative",
+            key.to_uppercase()
+        ));
+    }
+    Ok(n)
+}
+
+fn boolean(
+    take: &mut impl FnMut(&str) -> Option<String>,
+    key: &str,
+    default: bool,
+) -> Result<bool, String> {
+    match take(key).map(|v| v.trim().to_lowercase()).as_deref() {
+        None => Ok(default),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some("0" | "false" | "no" | "off") => Ok(false),
+        Some(v) => Err(format!(
+            "ACCOUNTD_{}: expected true or false, got {v:?}",
+            key.to_uppercase()
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_match_the_interface() {
+        let c = Config::from_sources(&[]).unwrap();
+        assert_eq!(c.database_url, "sqlite://accountd.db");
+        assert_eq!(c.listen, "127.0.0.1:8000");
+        assert_eq!(c.contracts, Contract::ALL.to_vec());
+        assert_eq!(c.sms, SmsProvider::Console);
+        assert_eq!(
+            (
+                c.otp_resend_seconds,
+                c.otp_ttl_seconds,
+                c.otp_max_attempts,
+                c.otp_max_sends_per_hour
+            ),
+            (60, 300, 5, 5)
+        );
+        assert_eq!((c.refresh_reuse_seconds, c.login_max_failures), (10, 10));
+        assert_eq!(
+            c.ttl(Contract::PixelGenius),
+            TokenTtl {
+                access: 300,
+                refresh: 86_400
+            }
+        );
+        assert_eq!(
+            c.ttl(Contract::University),
+            TokenTtl {
+                access: 3600,
+                refresh: 604_800
+            }
+        );
+        assert_eq!(c.ttl(Contract::Delivery).access, 3600);
+    }
+
+    #[test]
+    fn env_overrides_the_file_which_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.toml");
+        std::fs::write(
+            &path,
+            "listen = \"0.0.0.0:9\"\nACCOUNTD_OTP_TTL_SECONDS = 30\ncontracts = [\"simple\"]\n",
+        )
+        .unwrap();
+        let c = Config::from_sources(&vars(&[
+            ("ACCOUNTD_CONFIG", path.to_str().unwrap()),
+            ("ACCOUNTD_OTP_TTL_SECONDS", "40"),
+            ("UNRELATED", "x"),
+        ]))
+        .unwrap();
+        assert_eq!(c.listen, "0.0.0.0:9");
+        assert_eq!(c.otp_ttl_seconds, 40);
+        assert_eq!(c.contracts, vec![Contract::Simple]);
+    }
+
+    #[test]
+    fn bad_values_are_named_in_the_error() {
+        let e = Config::from_sources(&vars(&[("ACCOUNTD_OTP_TTL_SECONDS", "soon")])).unwrap_err();
+        assert!(e.contains("ACCOUNTD_OTP_TTL_SECONDS"), "{e}");
+        let e = Config::from_sources(&vars(&[("ACCOUNTD_CONTRACTS", "simple,nope")])).unwrap_err();
+        assert!(e.contains("nope"), "{e}");
+        let e = Config::from_sources(&vars(&[("ACCOUNTD_SMS_PROVIDER", "webhook")])).unwrap_err();
+        assert!(e.contains("ACCOUNTD_SMS_WEBHOOK_URL"), "{e}");
+    }
+}

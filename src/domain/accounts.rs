@@ -1,0 +1,318 @@
+//! The use cases every contract is built from: password logins with their
+//! throttle and optional second factor, one-time codes, token pairs, refresh,
+//! logout and the user behind an access token.
+
+use super::clock::{Clock, UnixTime};
+use super::error::{Error, Result, TokenProblem};
+use super::otp::{self, OtpKey, OtpPolicy, OtpSpec};
+use super::password::PasswordHasher;
+use super::phone::Phone;
+use super::ports::{OtpReservation, Reserved, SmsSender, Store};
+use super::secret::Secret;
+use super::throttle::LoginThrottle;
+use super::tokens::{Claims, Lifetimes, Signed, TokenKind, TokenSigner};
+use super::user::{LoginName, User, UserId};
+use std::sync::Arc;
+
+/// Policies from configuration that the use cases apply.
+#[derive(Debug, Clone, Copy)]
+pub struct Policies {
+    pub otp: OtpPolicy,
+    pub login: LoginThrottle,
+}
+
+/// An access and a refresh token issued together.
+#[derive(Debug, Clone)]
+pub struct TokenPair {
+    pub access: Signed,
+    pub refresh: Signed,
+}
+
+/// How a password login went, when it did not fail.
+#[derive(Debug, Clone)]
+pub enum LoginOutcome {
+    /// Signed in.
+    Tokens(TokenPair, User),
+    /// The account wants a second factor; a code was sent to its phone.
+    OtpSent,
+}
+
+/// A password login as a contract hands it over.
+#[derive(Debug, Clone)]
+pub struct PasswordLogin<'a> {
+    pub name: LoginName,
+    pub password: &'a Secret,
+    /// The code, when the client sends one with the password.
+    pub otp: Option<&'a Secret>,
+    /// Whether this contract offers the SMS second factor, and its code shape.
+    pub second_factor: Option<OtpSpec>,
+    pub lifetimes: Lifetimes,
+}
+
+pub struct Accounts {
+    store: Arc<dyn Store>,
+    sms: Arc<dyn SmsSender>,
+    clock: Arc<dyn Clock>,
+    hasher: PasswordHasher,
+    signer: TokenSigner,
+    otp_key: OtpKey,
+    policies: Policies,
+}
+
+impl Accounts {
+    pub fn new(
+        store: Arc<dyn Store>,
+        sms: Arc<dyn SmsSender>,
+        clock: Arc<dyn Clock>,
+        hasher: PasswordHasher,
+        signer: TokenSigner,
+        otp_key: OtpKey,
+        policies: Policies,
+    ) -> Self {
+        Self {
+            store,
+            sms,
+            clock,
+            hasher,
+            signer,
+            otp_key,
+            policies,
+        }
+    }
+
+    pub fn now(&self) -> UnixTime {
+        self.clock.now()
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn signer(&self) -> &TokenSigner {
+        &self.signer
+    }
+
+    pub fn policies(&self) -> &Policies {
+        &self.policies
+    }
+
+    async fn find_user(&self, name: &LoginName) -> Result<Option<User>> {
+        match name {
+            LoginName::Username(u) => self.store.user_by_username(u).await,
+            LoginName::Phone(p) => self.store.user_by_phone(p).await,
+            LoginName::UsernameOrPhone(s) => match self.store.user_by_username(s).await? {
+                Some(u) => Ok(Some(u)),
+                None => match Phone::parse(s) {
+                    Ok(p) => self.store.user_by_phone(&p).await,
+                    Err(_) => Ok(None),
+                },
+            },
+        }
+    }
+
+    /// Check a password under the failed-login throttle. Costs exactly one
+    /// hash whether or not the user exists; `Inactive` is told only to a
+    /// caller who knew the password.
+    pub async fn check_password(&self, name: &LoginName, password: &Secret) -> Result<User> {
+        let user = self.find_user(name).await?;
+        let key = match &user {
+            Some(u) => format!("user:{}", u.id.0),
+            None => name.throttle_key(),
+        };
+        let now = self.now();
+        let throttle = self.policies.login;
+        let (failures, oldest) = self
+            .store
+            .login_failures(&key, now - throttle.window_seconds)
+            .await?;
+        if let Some(wait) = throttle.wait(failures, oldest, now) {
+            return Err(Error::Throttled { wait });
+        }
+        let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
+        if !self.hasher.verify(password, hash).await? {
+            self.store.record_login_failure(&key, now).await?;
+            return Err(Error::InvalidCredentials);
+        }
+        let user = user.ok_or(Error::InvalidCredentials)?;
+        if failures > 0 {
+            self.store.clear_login_failures(&key).await?;
+        }
+        if !user.is_active {
+            return Err(Error::Inactive);
+        }
+        Ok(user)
+    }
+
+    /// Password first, always; then, for an account with `otp_enabled` on a
+    /// contract that offers it, the SMS code (000-pixel-genius.md, Login API).
+    pub async fn login_with_password(&self, login: PasswordLogin<'_>) -> Result<LoginOutcome> {
+        let user = self.check_password(&login.name, login.password).await?;
+        if let Some(spec) = login.second_factor.filter(|_| user.otp_enabled) {
+            let phone = user.phone.clone().ok_or(Error::SmsFailed)?;
+            // An empty code is no code, as `if otp:` in the original view.
+            match login.otp.filter(|c| !c.expose().is_empty()) {
+                None => {
+                    self.send_code(&phone, spec).await?;
+                    return Ok(LoginOutcome::OtpSent);
+                }
+                Some(code) => self.check_code(&phone, spec, code).await?,
+            }
+        }
+        let pair = self.issue_pair(&user, login.lifetimes, None).await?;
+        Ok(LoginOutcome::Tokens(pair, user))
+    }
+
+    /// Issue an access and a refresh token for `user`, remember the refresh
+    /// token as outstanding, and stamp `last_login`.
+    pub async fn issue_pair(
+        &self,
+        user: &User,
+        lifetimes: Lifetimes,
+        sid: Option<&str>,
+    ) -> Result<TokenPair> {
+        let now = self.now();
+        let access = self
+            .signer
+            .issue(TokenKind::Access, user.id, now, lifetimes.access, sid)?;
+        let refresh =
+            self.signer
+                .issue(TokenKind::Refresh, user.id, now, lifetimes.refresh, sid)?;
+        self.store
+            .record_refresh_token(&refresh.claims.jti, user.id, now, refresh.claims.exp)
+            .await?;
+        self.store.set_last_login(user.id, now).await?;
+        Ok(TokenPair { access, refresh })
+    }
+
+    /// A refresh token that verifies, is of the refresh type and is not blacklisted.
+    pub async fn verify_refresh(&self, token: &str) -> Result<Claims> {
+        let claims = self
+            .signer
+            .verify(token, TokenKind::Refresh, self.now())
+            .map_err(Error::TokenInvalid)?;
+        if self.store.is_blacklisted(&claims.jti).await? {
+            return Err(Error::TokenInvalid(TokenProblem::Revoked));
+        }
+        Ok(claims)
+    }
+
+    /// simplejwt's refresh: a new access token for a live refresh token whose
+    /// user still exists and is active (`Inactive` otherwise, as simplejwt 5.4's
+    /// "no_active_account").
+    pub async fn refresh_access(&self, refresh: &str, lifetimes: Lifetimes) -> Result<Signed> {
+        let claims = self.verify_refresh(refresh).await?;
+        match self.store.user_by_id(claims.user()).await? {
+            Some(u) if u.is_active => {}
+            _ => return Err(Error::Inactive),
+        }
+        self.signer.issue(
+            TokenKind::Access,
+            claims.user(),
+            self.now(),
+            lifetimes.access,
+            claims.sid.as_deref(),
+        )
+    }
+
+    /// Blacklist a refresh token; one that is already blacklisted is refused
+    /// as simplejwt does ("Token is blacklisted").
+    pub async fn logout(&self, refresh: &str) -> Result<()> {
+        let claims = self.verify_refresh(refresh).await?;
+        if !self
+            .store
+            .blacklist(&claims.jti, claims.user(), claims.exp, self.now())
+            .await?
+        {
+            return Err(Error::TokenInvalid(TokenProblem::Revoked));
+        }
+        Ok(())
+    }
+
+    /// The user behind an access token: `NotFound` when gone, `Inactive` when deactivated.
+    pub async fn user_from_access(&self, token: &str) -> Result<(User, Claims)> {
+        let claims = self
+            .signer
+            .verify(token, TokenKind::Access, self.now())
+            .map_err(Error::TokenInvalid)?;
+        let user = self
+            .store
+            .user_by_id(claims.user())
+            .await?
+            .ok_or(Error::NotFound("user"))?;
+        if !user.is_active {
+            return Err(Error::Inactive);
+        }
+        Ok((user, claims))
+    }
+
+    pub async fn user(&self, id: UserId) -> Result<Option<User>> {
+        self.store.user_by_id(id).await
+    }
+
+    /// Send a fresh code to `phone`, inside the resend wait and hourly cap.
+    /// The slot is reserved before the SMS goes out and released if it fails,
+    /// so a failed send leaves neither a code nor a wait behind.
+    pub async fn send_code(&self, phone: &Phone, spec: OtpSpec) -> Result<()> {
+        let policy = self.policies.otp;
+        let now = self.now();
+        let code = otp::generate(spec.digits);
+        let code_hash = self.otp_key.hash(spec.purpose, phone.as_str(), &code);
+        let reservation = OtpReservation {
+            phone,
+            purpose: spec.purpose,
+            code_hash: &code_hash,
+            now,
+            expires_at: now + policy.ttl_seconds,
+            resend_after: now - policy.resend_seconds,
+            window_start: now - 3600,
+            max_in_window: policy.max_sends_per_hour,
+        };
+        let id = match self.store.reserve_otp(&reservation).await? {
+            Reserved::Granted(id) => id,
+            Reserved::TooSoon { last_sent } => {
+                return Err(Error::OtpTooSoon {
+                    wait: (last_sent + policy.resend_seconds - now).max(1),
+                })
+            }
+            Reserved::CapReached { oldest_sent } => {
+                return Err(Error::OtpTooSoon {
+                    wait: (oldest_sent + 3600 - now).max(1),
+                })
+            }
+        };
+        let message = format!("Your verification code is {}", code.expose());
+        match self.sms.send(phone, &message).await {
+            Ok(()) => self.store.activate_otp(id).await,
+            Err(e) => {
+                tracing::warn!(error = %e, "sms send failed; code discarded");
+                self.store.discard_otp(id).await?;
+                Err(Error::SmsFailed)
+            }
+        }
+    }
+
+    /// Check a code: the attempt is counted before the comparison, a code is
+    /// used at most once, and `max_attempts` wrong guesses burn it.
+    pub async fn check_code(&self, phone: &Phone, spec: OtpSpec, code: &Secret) -> Result<()> {
+        let candidate = self
+            .store
+            .attempt_otp(
+                phone,
+                spec.purpose,
+                self.now(),
+                self.policies.otp.max_attempts,
+            )
+            .await?
+            .ok_or(Error::OtpInvalid)?;
+        if !self
+            .otp_key
+            .matches(spec.purpose, phone.as_str(), code, &candidate.code_hash)
+        {
+            return Err(Error::OtpInvalid);
+        }
+        if !self.store.consume_otp(candidate.id).await? {
+            return Err(Error::OtpInvalid);
+        }
+        Ok(())
+    }
+}

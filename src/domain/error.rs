@@ -1,0 +1,60 @@
+//! Outcomes a use case can fail with. Each contract maps these to its own status
+//! codes and bodies; nothing here knows about HTTP.
+
+/// What went wrong, as the domain sees it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Unknown user or wrong password: deliberately indistinguishable.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// The credentials were right but the account is deactivated.
+    #[error("account is inactive")]
+    Inactive,
+    /// A one-time code was wrong, expired, used or burned.
+    #[error("invalid one-time code")]
+    OtpInvalid,
+    /// A code was sent too recently (or the hourly cap is reached); `wait` seconds left.
+    #[error("a code was sent recently; wait {wait} seconds")]
+    OtpTooSoon { wait: i64 },
+    /// Too many failed logins for this account; `wait` seconds until the window passes.
+    #[error("too many failed logins; wait {wait} seconds")]
+    Throttled { wait: i64 },
+    /// A token failed verification. The reason is kept so dialects that tell
+    /// reasons apart (simplejwt) can.
+    #[error("token rejected: {0:?}")]
+    TokenInvalid(TokenProblem),
+    /// A named thing does not exist (user, organization, ...).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A unique field is already taken.
+    #[error("{0} is already taken")]
+    Conflict(String),
+    /// Input that breaks a rule; the text says which.
+    #[error("{0}")]
+    Invalid(String),
+    /// The SMS gateway refused or failed; no code was left behind.
+    #[error("the SMS could not be sent")]
+    SmsFailed,
+    /// Storage or another dependency failed. Never shown to clients.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Why a token was refused; simplejwt words these differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenProblem {
+    /// Bad signature, malformed, expired, or its user is gone or inactive.
+    InvalidOrExpired,
+    /// An access token where a refresh token belongs, or the reverse.
+    WrongType,
+    /// Logged out (blacklisted) or its session has ended.
+    Revoked,
+}
+
+impl Error {
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        Error::Internal(e.to_string())
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,19 @@
+//! The accounts core: rules about passwords, codes, tokens and sessions, once for
+//! all five contracts. No HTTP, no SQL, no wire shapes live here.
+
+pub mod accounts;
+pub mod clock;
+pub mod directory;
+pub mod error;
+pub mod org;
+pub mod otp;
+pub mod password;
+pub mod phone;
+pub mod ports;
+pub mod secret;
+pub mod throttle;
+pub mod tokens;
+pub mod user;
+
+pub use accounts::Accounts;
+pub use error::Error;

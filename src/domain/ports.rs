@@ -1,0 +1,120 @@
+//! What the domain needs from the outside world. One Store implementation per
+//! database; one SmsSender per gateway.
+
+use super::clock::UnixTime;
+use super::error::Result;
+use super::org::{NewOrg, Org, OrgId};
+use super::phone::Phone;
+use super::user::{NewUser, User, UserId, UserPatch};
+use async_trait::async_trait;
+
+/// A request to hold an OTP slot for a phone, granted only inside the limits.
+#[derive(Debug, Clone)]
+pub struct OtpReservation<'a> {
+    pub phone: &'a Phone,
+    pub purpose: &'a str,
+    pub code_hash: &'a str,
+    pub now: UnixTime,
+    pub expires_at: UnixTime,
+    /// No code may have been sent to this phone after this instant.
+    pub resend_after: UnixTime,
+    /// Codes sent after this instant count towards the hourly cap.
+    pub window_start: UnixTime,
+    pub max_in_window: i64,
+}
+
+/// How a reservation went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reserved {
+    /// The slot is held as a pending code with this id.
+    Granted(i64),
+    /// The phone was sent a code at `last_sent`.
+    TooSoon { last_sent: UnixTime },
+    /// The phone reached the hourly cap; the oldest code in the window was sent at `oldest_sent`.
+    CapReached { oldest_sent: UnixTime },
+}
+
+/// A code that took one more attempt and may now be compared.
+#[derive(Debug, Clone)]
+pub struct OtpCandidate {
+    pub id: i64,
+    pub code_hash: String,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// The value stored under `name`, storing `fresh` first if there is none.
+    /// Many instances racing here all end up with the same value.
+    async fn secret_or_insert(&self, name: &str, fresh: &str) -> Result<String>;
+
+    async fn create_user(&self, user: &NewUser) -> Result<User>;
+    async fn update_user(&self, id: UserId, patch: &UserPatch) -> Result<User>;
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>>;
+    async fn user_by_username(&self, username: &str) -> Result<Option<User>>;
+    async fn user_by_phone(&self, phone: &Phone) -> Result<Option<User>>;
+    async fn list_users(&self) -> Result<Vec<User>>;
+    async fn set_last_login(&self, id: UserId, at: UnixTime) -> Result<()>;
+
+    async fn create_org(&self, org: &NewOrg) -> Result<Org>;
+    async fn org_by_id(&self, id: OrgId) -> Result<Option<Org>>;
+    async fn add_member(&self, org: OrgId, user: UserId) -> Result<()>;
+    /// The organization, if `user` is one of its members.
+    async fn org_of_member(&self, org: OrgId, user: UserId) -> Result<Option<Org>>;
+
+    /// Remember an issued refresh token (simplejwt's OutstandingToken).
+    async fn record_refresh_token(
+        &self,
+        jti: &str,
+        user: UserId,
+        issued_at: UnixTime,
+        expires_at: UnixTime,
+    ) -> Result<()>;
+    /// Blacklist a refresh token; true if it was not blacklisted before.
+    async fn blacklist(
+        &self,
+        jti: &str,
+        user: UserId,
+        expires_at: UnixTime,
+        now: UnixTime,
+    ) -> Result<bool>;
+    async fn is_blacklisted(&self, jti: &str) -> Result<bool>;
+
+    /// Hold a pending code if the phone is inside its resend wait and hourly cap,
+    /// atomically with respect to every other instance on the same database.
+    async fn reserve_otp(&self, r: &OtpReservation<'_>) -> Result<Reserved>;
+    /// The SMS went out: the pending code becomes the phone's live code and
+    /// every older code for the same purpose stops working.
+    async fn activate_otp(&self, id: i64) -> Result<()>;
+    /// The SMS failed: forget the pending code, so no code and no wait remain.
+    async fn discard_otp(&self, id: i64) -> Result<()>;
+    /// Count one attempt against the live, unexpired code for (phone, purpose),
+    /// if it has attempts left, and return it for comparison.
+    async fn attempt_otp(
+        &self,
+        phone: &Phone,
+        purpose: &str,
+        now: UnixTime,
+        max_attempts: i64,
+    ) -> Result<Option<OtpCandidate>>;
+    /// Mark the code used; false if another request used it first.
+    async fn consume_otp(&self, id: i64) -> Result<bool>;
+
+    /// Failed logins under `key` since `since`: how many, and the oldest instant.
+    async fn login_failures(&self, key: &str, since: UnixTime) -> Result<(i64, Option<UnixTime>)>;
+    async fn record_login_failure(&self, key: &str, at: UnixTime) -> Result<()>;
+    async fn clear_login_failures(&self, key: &str) -> Result<()>;
+
+    /// Delete rows no rule can need any more (expired tokens, day-old codes
+    /// and failures); returns how many went.
+    async fn prune(&self, now: UnixTime) -> Result<u64>;
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SmsError(pub String);
+
+#[async_trait]
+pub trait SmsSender: Send + Sync {
+    /// Deliver `message` to `to`; an error means it was not accepted.
+    async fn send(&self, to: &Phone, message: &str) -> Result<(), SmsError>;
+}

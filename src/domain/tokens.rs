@@ -1,0 +1,159 @@
+//! JSON Web Tokens in the simplejwt dialect (INTERFACE.md, "The simplejwt
+//! dialect"): HS256, claims `token_type`, `exp`, `iat`, `jti` (32 lowercase
+//! hex), `user_id` (integer), in that order, as simplejwt 5.4 issues them.
+
+use super::clock::UnixTime;
+use super::error::{Error, Result, TokenProblem};
+use super::user::UserId;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    Access,
+    Refresh,
+}
+
+impl TokenKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Access => "access",
+            TokenKind::Refresh => "refresh",
+        }
+    }
+}
+
+/// How long a contract's tokens live, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifetimes {
+    pub access: i64,
+    pub refresh: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub token_type: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub jti: String,
+    pub user_id: i64,
+    /// The session a token belongs to, for contracts with server-side sessions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+}
+
+impl Claims {
+    pub fn user(&self) -> UserId {
+        UserId(self.user_id)
+    }
+}
+
+/// A freshly signed token and what it says.
+#[derive(Debug, Clone)]
+pub struct Signed {
+    pub token: String,
+    pub claims: Claims,
+}
+
+/// 32 lowercase hex characters from the OS CSPRNG, like `uuid4().hex`.
+pub fn new_jti() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
+#[derive(Clone)]
+pub struct TokenSigner {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl TokenSigner {
+    pub fn new(secret: &[u8]) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        // Expiry is checked against the domain Clock below, not the wall clock,
+        // so tests can move time; no claim is required by the library itself.
+        validation.validate_exp = false;
+        validation.required_spec_claims.clear();
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+        }
+    }
+
+    pub fn issue(
+        &self,
+        kind: TokenKind,
+        user: UserId,
+        now: UnixTime,
+        ttl: i64,
+        sid: Option<&str>,
+    ) -> Result<Signed> {
+        let claims = Claims {
+            token_type: kind.as_str().to_owned(),
+            exp: now + ttl,
+            iat: now,
+            jti: new_jti(),
+            user_id: user.0,
+            sid: sid.map(str::to_owned),
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(Error::internal)?;
+        Ok(Signed { token, claims })
+    }
+
+    /// Check signature, expiry and type, in simplejwt's order: a token that is
+    /// both expired and of the wrong type is reported as invalid or expired.
+    pub fn verify(
+        &self,
+        token: &str,
+        kind: TokenKind,
+        now: UnixTime,
+    ) -> Result<Claims, TokenProblem> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|_| TokenProblem::InvalidOrExpired)?;
+        let claims = data.claims;
+        if claims.exp <= now {
+            return Err(TokenProblem::InvalidOrExpired);
+        }
+        if claims.token_type != kind.as_str() {
+            return Err(TokenProblem::WrongType);
+        }
+        Ok(claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issued_tokens_verify_and_carry_the_simplejwt_claims() {
+        let s = TokenSigner::new(b"k");
+        let t = s
+            .issue(TokenKind::Refresh, UserId(7), 1000, 60, None)
+            .unwrap();
+        let c = s.verify(&t.token, TokenKind::Refresh, 1059).unwrap();
+        assert_eq!(
+            (c.token_type.as_str(), c.exp, c.iat, c.user_id),
+            ("refresh", 1060, 1000, 7)
+        );
+        assert_eq!(c.jti.len(), 32);
+        assert!(c
+            .jti
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert_eq!(
+            s.verify(&t.token, TokenKind::Refresh, 1060),
+            Err(TokenProblem::InvalidOrExpired)
+        );
+        assert_eq!(
+            s.verify(&t.token, TokenKind::Access, 1001),
+            Err(TokenProblem::WrongType)
+        );
+        assert_eq!(
+            TokenSigner::new(b"other").verify(&t.token, TokenKind::Refresh, 1001),
+            Err(TokenProblem::InvalidOrExpired)
+        );
+    }
+}

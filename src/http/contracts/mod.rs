@@ -1,0 +1,20 @@
+//! One module per wire contract: each parses its requests, calls the domain,
+//! and renders the answers its document gives. Nothing else.
+
+pub mod pixel_genius;
+pub mod simple;
+
+use super::AppState;
+use crate::config::Contract;
+use axum::Router;
+
+/// The routes of one contract, at the paths its document gives (without the
+/// trailing slash, which the normaliser strips).
+pub fn router(contract: Contract) -> Router<AppState> {
+    match contract {
+        Contract::PixelGenius => pixel_genius::router(),
+        Contract::Simple => simple::router(),
+        // Not built yet: not mounted.
+        Contract::Delivery | Contract::University | Contract::Kikapu => Router::new(),
+    }
+}

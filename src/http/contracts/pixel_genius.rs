@@ -1,0 +1,159 @@
+//! 000-pixel-genius.md: password login with an optional SMS code as second
+//! factor, logout by blacklisting, refresh. Login answers `{"message": …}`;
+//! logout and refresh document no errors, so they speak simplejwt's dialect.
+
+use crate::config::Contract;
+use crate::domain::accounts::{LoginOutcome, PasswordLogin};
+use crate::domain::otp::OtpSpec;
+use crate::domain::secret::Secret;
+use crate::domain::user::LoginName;
+use crate::domain::Error;
+use crate::http::drf::{with_retry_after, DrfError};
+use crate::http::extract::{BodyError, FieldErrors, Fields};
+use crate::http::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::json;
+
+/// Six-digit codes (INTERFACE.md, the five contracts).
+const SECOND_FACTOR: OtpSpec = OtpSpec {
+    purpose: "pixel_genius_login",
+    digits: 6,
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/accounts/login", post(login))
+        .route("/accounts/logout", post(logout))
+        .route("/accounts/refresh", post(refresh))
+}
+
+/// The login endpoint's error shape: `{"message": "…"}`.
+#[derive(Debug)]
+pub struct LoginError {
+    status: StatusCode,
+    message: String,
+    retry_after: Option<i64>,
+}
+
+impl LoginError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    fn fields(e: FieldErrors) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, e.sentence())
+    }
+}
+
+impl From<BodyError> for LoginError {
+    fn from(e: BodyError) -> Self {
+        let status = DrfError::from(e.clone()).status;
+        Self::new(status, e.message())
+    }
+}
+
+impl From<Error> for LoginError {
+    fn from(e: Error) -> Self {
+        match e {
+            // 000, Login API: "Invalid Credentials". An inactive account is
+            // refused alike, as Django's authenticate() refuses it.
+            Error::InvalidCredentials | Error::Inactive => {
+                Self::new(StatusCode::UNAUTHORIZED, "Invalid credentials.")
+            }
+            // 000, Login API: "Invalid OTP", also for a burned code (INTERFACE.md).
+            Error::OtpInvalid => Self::new(StatusCode::BAD_REQUEST, "Invalid OTP."),
+            // 000, Login API: "OTP Resend Too Soon"; the hourly cap answers alike.
+            Error::OtpTooSoon { wait } => Self {
+                retry_after: Some(wait),
+                ..Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!("Wait {wait} seconds before requesting a new OTP."),
+                )
+            },
+            // INTERFACE.md, "Logins that guess": 429 {"message": …}.
+            Error::Throttled { wait } => Self {
+                retry_after: Some(wait),
+                ..Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!("Too many failed login attempts. Try again in {wait} seconds."),
+                )
+            },
+            Error::SmsFailed => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Failed to send OTP."),
+            other => {
+                tracing::error!(error = %other, "login failed");
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error.")
+            }
+        }
+    }
+}
+
+impl IntoResponse for LoginError {
+    fn into_response(self) -> Response {
+        let response = (self.status, Json(json!({"message": self.message}))).into_response();
+        match self.retry_after {
+            Some(wait) => with_retry_after(response, wait),
+            None => response,
+        }
+    }
+}
+
+async fn login(
+    State(app): State<AppState>,
+    mut body: Fields<LoginError>,
+) -> Result<Response, LoginError> {
+    let username = body.string("username");
+    let password = Secret::new(body.string("password"));
+    let otp = body.optional_string("otp").map(Secret::new);
+    body.finish().map_err(LoginError::fields)?;
+    let outcome = app
+        .accounts
+        .login_with_password(PasswordLogin {
+            name: LoginName::Username(username),
+            password: &password,
+            otp: otp.as_ref(),
+            second_factor: Some(SECOND_FACTOR),
+            lifetimes: app.lifetimes(Contract::PixelGenius),
+        })
+        .await?;
+    Ok(match outcome {
+        LoginOutcome::Tokens(pair, _) => {
+            Json(json!({"refresh": pair.refresh.token, "access": pair.access.token}))
+                .into_response()
+        }
+        LoginOutcome::OtpSent => {
+            Json(json!({"message": "OTP sent to your phone number."})).into_response()
+        }
+    })
+}
+
+/// 000, Logout API: 205 Reset Content, no content.
+async fn logout(
+    State(app): State<AppState>,
+    mut body: Fields<DrfError>,
+) -> Result<Response, DrfError> {
+    let refresh = body.string("refresh");
+    body.finish().map_err(|e| DrfError::fields(&e))?;
+    app.accounts.logout(&refresh).await?;
+    Ok(StatusCode::RESET_CONTENT.into_response())
+}
+
+async fn refresh(
+    State(app): State<AppState>,
+    mut body: Fields<DrfError>,
+) -> Result<Response, DrfError> {
+    let refresh = body.string("refresh");
+    body.finish().map_err(|e| DrfError::fields(&e))?;
+    let access = app
+        .accounts
+        .refresh_access(&refresh, app.lifetimes(Contract::PixelGenius))
+        .await?;
+    Ok(Json(json!({"access": access.token})).into_response())
+}

@@ -1,0 +1,144 @@
+//! 002-simple-login.md: phone number (sent as `username`) and password, and
+//! refresh. Every error of this contract is `{"error": "…"}`.
+
+use crate::config::Contract;
+use crate::domain::accounts::{LoginOutcome, PasswordLogin};
+use crate::domain::secret::Secret;
+use crate::domain::user::LoginName;
+use crate::domain::Error;
+use crate::http::drf::{with_retry_after, DrfError};
+use crate::http::extract::{BodyError, Fields};
+use crate::http::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::json;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/login", post(login))
+        .route("/api/token/refresh", post(refresh))
+}
+
+/// `{"error": "…"}` with a status, and `Retry-After` on 429.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    error: String,
+    retry_after: Option<i64>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, error: impl Into<String>) -> Self {
+        Self {
+            status,
+            error: error.into(),
+            retry_after: None,
+        }
+    }
+
+    /// Any failure of the login's domain call.
+    fn login(e: Error) -> Self {
+        match e {
+            // 002, User Login: 401 "Invalid username or password".
+            Error::InvalidCredentials | Error::Inactive => {
+                Self::new(StatusCode::UNAUTHORIZED, "Invalid username or password")
+            }
+            other => Self::common(other),
+        }
+    }
+
+    /// Any failure of the refresh's domain call.
+    fn refresh(e: Error) -> Self {
+        match e {
+            // 002, Token Refresh: 401 "Invalid or expired refresh token",
+            // whatever the reason (bad, expired, wrong type, blacklisted, user gone).
+            Error::TokenInvalid(_) | Error::Inactive | Error::NotFound(_) => {
+                Self::new(StatusCode::UNAUTHORIZED, "Invalid or expired refresh token")
+            }
+            other => Self::common(other),
+        }
+    }
+
+    fn common(e: Error) -> Self {
+        match e {
+            // INTERFACE.md, "Logins that guess": simple 429 {"error": …}.
+            Error::Throttled { wait } => Self {
+                retry_after: Some(wait),
+                ..Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!("Too many failed login attempts. Try again in {wait} seconds."),
+                )
+            },
+            other => {
+                tracing::error!(error = %other, "request failed");
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
+            }
+        }
+    }
+}
+
+impl From<BodyError> for ApiError {
+    fn from(e: BodyError) -> Self {
+        Self::new(DrfError::from(e.clone()).status, e.message())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let response = (self.status, Json(json!({"error": self.error}))).into_response();
+        match self.retry_after {
+            Some(wait) => with_retry_after(response, wait),
+            None => response,
+        }
+    }
+}
+
+async fn login(
+    State(app): State<AppState>,
+    mut body: Fields<ApiError>,
+) -> Result<Response, ApiError> {
+    let username = body.string("username");
+    let password = Secret::new(body.string("password"));
+    body.finish()
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.sentence()))?;
+    let outcome = app
+        .accounts
+        .login_with_password(PasswordLogin {
+            // 002: "The user's username. (actually it is phone number)".
+            name: LoginName::UsernameOrPhone(username),
+            password: &password,
+            otp: None,
+            second_factor: None,
+            lifetimes: app.lifetimes(Contract::Simple),
+        })
+        .await
+        .map_err(ApiError::login)?;
+    match outcome {
+        LoginOutcome::Tokens(pair, _) => Ok(Json(
+            json!({"refresh": pair.refresh.token, "access": pair.access.token}),
+        )
+        .into_response()),
+        // Without a second factor offered, the domain never asks for one.
+        LoginOutcome::OtpSent => Err(ApiError::common(Error::Internal(
+            "unexpected second factor".into(),
+        ))),
+    }
+}
+
+async fn refresh(
+    State(app): State<AppState>,
+    mut body: Fields<ApiError>,
+) -> Result<Response, ApiError> {
+    let refresh = body.string("refresh");
+    body.finish()
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.sentence()))?;
+    let access = app
+        .accounts
+        .refresh_access(&refresh, app.lifetimes(Contract::Simple))
+        .await
+        .map_err(ApiError::refresh)?;
+    Ok(Json(json!({"access": access.token})).into_response())
+}

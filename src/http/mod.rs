@@ -1,0 +1,118 @@
+//! The HTTP surface: the mounted contracts merged into one router, with a
+//! body limit, request tracing, optional CORS, and trailing-slash normalising.
+
+pub mod contracts;
+pub mod drf;
+pub mod extract;
+
+use crate::config::{Config, Contract};
+use crate::domain::tokens::Lifetimes;
+use crate::domain::Accounts;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router, ServiceExt};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tower::Layer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::normalize_path::NormalizePathLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+/// What every handler gets.
+#[derive(Clone)]
+pub struct AppState {
+    pub accounts: Arc<Accounts>,
+    pub config: Arc<Config>,
+}
+
+impl AppState {
+    pub fn lifetimes(&self, c: Contract) -> Lifetimes {
+        let t = self.config.ttl(c);
+        Lifetimes {
+            access: t.access,
+            refresh: t.refresh,
+        }
+    }
+}
+
+/// The router of every mounted contract.
+pub fn router(state: AppState) -> Router {
+    let mut router = Router::new();
+    for contract in &state.config.contracts {
+        router = router.merge(contracts::router(*contract));
+    }
+    let router = router
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(
+            TraceLayer::new_for_http()
+                // The path only: no query string, no headers, so no token reaches the log.
+                .make_span_with(|req: &Request| {
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        );
+    let router = match cors(&state.config) {
+        Some(layer) => router.layer(layer),
+        None => router,
+    };
+    router.with_state(state)
+}
+
+fn cors(config: &Config) -> Option<CorsLayer> {
+    if config.cors_origins.is_empty() {
+        return None;
+    }
+    let origins: Vec<HeaderValue> = config
+        .cors_origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+            .allow_headers([
+                axum::http::header::AUTHORIZATION,
+                axum::http::header::CONTENT_TYPE,
+            ])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
+}
+
+async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(serde_json::json!({"detail": "Not found."})),
+    )
+        .into_response()
+}
+
+async fn method_not_allowed(method: Method) -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        Json(serde_json::json!({"detail": format!("Method \"{method}\" not allowed.")})),
+    )
+        .into_response()
+}
+
+/// Serve until `shutdown` resolves, then drain requests in flight.
+/// Paths match with or without their trailing slash: the normaliser wraps the
+/// whole router, because a `Router::layer` runs after routing, too late.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = NormalizePathLayer::trim_trailing_slash().layer(router);
+    axum::serve(
+        listener,
+        ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

@@ -1,0 +1,43 @@
+//! Storage: one `Store` implementation per database, SQL kept beside it.
+
+mod rows;
+pub mod sqlite;
+
+use crate::domain::ports::Store;
+use crate::domain::Error;
+use std::sync::Arc;
+
+/// Open (creating if needed) the database a URL names, with migrations applied.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>, Error> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Err(Error::Invalid(
+            "PostgreSQL is not supported by this build yet; use a sqlite:// URL".into(),
+        ))
+    } else {
+        Err(Error::Invalid(format!(
+            "unsupported database URL scheme in {:?}: use sqlite://PATH",
+            url.split(':').next().unwrap_or_default()
+        )))
+    }
+}
+
+/// Map a sqlx error: unique violations name the field taken, the rest are internal.
+pub(crate) fn map_err(e: sqlx::Error) -> Error {
+    if let sqlx::Error::Database(db) = &e {
+        if db.is_unique_violation() {
+            let text = format!("{} {}", db.message(), db.constraint().unwrap_or_default());
+            for field in ["username", "email", "phone"] {
+                if text.contains(field) {
+                    return Error::Conflict(field.to_owned());
+                }
+            }
+            return Error::Conflict("value".to_owned());
+        }
+        if db.is_foreign_key_violation() {
+            return Error::NotFound("referenced record");
+        }
+    }
+    Error::internal(e)
+}

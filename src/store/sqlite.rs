@@ -1,0 +1,420 @@
+//! The embedded backend: one SQLite file in WAL mode, created on first run.
+//!
+//! SQLite serialises writers, so each limit below is one statement that reads
+//! and writes together: no two requests can both pass a check and both act.
+
+use super::map_err;
+use super::rows::{OrgRow, UserRow, USER_COLUMNS};
+use crate::domain::clock::UnixTime;
+use crate::domain::error::{Error, Result};
+use crate::domain::org::{NewOrg, Org, OrgId};
+use crate::domain::phone::Phone;
+use crate::domain::ports::{OtpCandidate, OtpReservation, Reserved, Store};
+use crate::domain::user::{NewUser, User, UserId, UserPatch};
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn open(url: &str) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| Error::Invalid(format!("bad database URL: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .map_err(|e| Error::Internal(format!("cannot open {url}: {e}")))?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&pool)
+            .await
+            .map_err(|e| Error::Internal(format!("migration failed: {e}")))?;
+        Ok(Self { pool })
+    }
+
+    async fn user_where(&self, clause: &str, value: &str) -> Result<Option<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE {clause}");
+        sqlx::query_as::<_, UserRow>(&sql)
+            .bind(value)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?
+            .map(User::try_from)
+            .transpose()
+    }
+}
+
+fn profile_text(p: &serde_json::Map<String, serde_json::Value>) -> String {
+    serde_json::Value::Object(p.clone()).to_string()
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn secret_or_insert(&self, name: &str, fresh: &str) -> Result<String> {
+        sqlx::query_scalar(
+            "INSERT INTO settings (name, value) VALUES (?1, ?2)
+             ON CONFLICT (name) DO UPDATE SET value = settings.value RETURNING value",
+        )
+        .bind(name)
+        .bind(fresh)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)
+    }
+
+    async fn create_user(&self, u: &NewUser) -> Result<User> {
+        let sql = format!(
+            "INSERT INTO users (username, email, phone, first_name, last_name, role, is_active,
+                 otp_enabled, date_joined, profile, password_hash)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {USER_COLUMNS}"
+        );
+        sqlx::query_as::<_, UserRow>(&sql)
+            .bind(&u.username)
+            .bind(&u.email)
+            .bind(u.phone.as_ref().map(Phone::as_str))
+            .bind(&u.first_name)
+            .bind(&u.last_name)
+            .bind(&u.role)
+            .bind(u.is_active)
+            .bind(u.otp_enabled)
+            .bind(u.date_joined)
+            .bind(profile_text(&u.profile))
+            .bind(&u.password_hash)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?
+            .try_into()
+    }
+
+    async fn update_user(&self, id: UserId, p: &UserPatch) -> Result<User> {
+        // COALESCE keeps a column when the patch leaves it out; one statement.
+        let sql = format!(
+            "UPDATE users SET
+                username = COALESCE(?, username), email = COALESCE(?, email),
+                phone = COALESCE(?, phone), first_name = COALESCE(?, first_name),
+                last_name = COALESCE(?, last_name), role = COALESCE(?, role),
+                is_active = COALESCE(?, is_active), otp_enabled = COALESCE(?, otp_enabled),
+                profile = COALESCE(?, profile), password_hash = COALESCE(?, password_hash)
+             WHERE id = ? RETURNING {USER_COLUMNS}"
+        );
+        sqlx::query_as::<_, UserRow>(&sql)
+            .bind(&p.username)
+            .bind(&p.email)
+            .bind(p.phone.as_ref().map(Phone::as_str))
+            .bind(&p.first_name)
+            .bind(&p.last_name)
+            .bind(&p.role)
+            .bind(p.is_active)
+            .bind(p.otp_enabled)
+            .bind(p.profile.as_ref().map(profile_text))
+            .bind(&p.password_hash)
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?
+            .ok_or(Error::NotFound("user"))?
+            .try_into()
+    }
+
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?");
+        sqlx::query_as::<_, UserRow>(&sql)
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?
+            .map(User::try_from)
+            .transpose()
+    }
+
+    async fn user_by_username(&self, username: &str) -> Result<Option<User>> {
+        self.user_where("username = ?", username).await
+    }
+
+    async fn user_by_phone(&self, phone: &Phone) -> Result<Option<User>> {
+        self.user_where("phone = ?", phone.as_str()).await
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY id");
+        sqlx::query_as::<_, UserRow>(&sql)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?
+            .into_iter()
+            .map(User::try_from)
+            .collect()
+    }
+
+    async fn set_last_login(&self, id: UserId, at: UnixTime) -> Result<()> {
+        sqlx::query("UPDATE users SET last_login = ? WHERE id = ?")
+            .bind(at)
+            .bind(id.0)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn create_org(&self, o: &NewOrg) -> Result<Org> {
+        sqlx::query_as::<_, OrgRow>(
+            "INSERT INTO organizations (name, kind, is_verified) VALUES (?, ?, ?)
+             RETURNING id, name, kind, is_verified",
+        )
+        .bind(&o.name)
+        .bind(&o.kind)
+        .bind(o.is_verified)
+        .fetch_one(&self.pool)
+        .await
+        .map(Org::from)
+        .map_err(map_err)
+    }
+
+    async fn org_by_id(&self, id: OrgId) -> Result<Option<Org>> {
+        sqlx::query_as::<_, OrgRow>(
+            "SELECT id, name, kind, is_verified FROM organizations WHERE id = ?",
+        )
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map(|r| r.map(Org::from))
+        .map_err(map_err)
+    }
+
+    async fn add_member(&self, org: OrgId, user: UserId) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO memberships (org_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(org.0)
+        .bind(user.0)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn org_of_member(&self, org: OrgId, user: UserId) -> Result<Option<Org>> {
+        sqlx::query_as::<_, OrgRow>(
+            "SELECT o.id, o.name, o.kind, o.is_verified FROM organizations o
+             JOIN memberships m ON m.org_id = o.id WHERE o.id = ? AND m.user_id = ?",
+        )
+        .bind(org.0)
+        .bind(user.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map(|r| r.map(Org::from))
+        .map_err(map_err)
+    }
+
+    async fn record_refresh_token(
+        &self,
+        jti: &str,
+        user: UserId,
+        issued_at: UnixTime,
+        expires_at: UnixTime,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (jti, user_id, issued_at, expires_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(jti)
+        .bind(user.0)
+        .bind(issued_at)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn blacklist(
+        &self,
+        jti: &str,
+        user: UserId,
+        expires_at: UnixTime,
+        now: UnixTime,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO blacklisted_tokens (jti, user_id, expires_at, blacklisted_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (jti) DO NOTHING",
+        )
+        .bind(jti)
+        .bind(user.0)
+        .bind(expires_at)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn is_blacklisted(&self, jti: &str) -> Result<bool> {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM blacklisted_tokens WHERE jti = ?")
+            .bind(jti)
+            .fetch_one(&self.pool)
+            .await
+            .map(|n| n > 0)
+            .map_err(map_err)
+    }
+
+    async fn reserve_otp(&self, r: &OtpReservation<'_>) -> Result<Reserved> {
+        let granted: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO otp_codes (phone, purpose, code_hash, created_at, expires_at, attempts, state)
+             SELECT ?1, ?2, ?3, ?4, ?5, 0, 'pending'
+             WHERE NOT EXISTS (SELECT 1 FROM otp_codes WHERE phone = ?1 AND created_at > ?6)
+               AND (SELECT COUNT(*) FROM otp_codes WHERE phone = ?1 AND created_at > ?7) < ?8
+             RETURNING id",
+        )
+        .bind(r.phone.as_str())
+        .bind(r.purpose)
+        .bind(r.code_hash)
+        .bind(r.now)
+        .bind(r.expires_at)
+        .bind(r.resend_after)
+        .bind(r.window_start)
+        .bind(r.max_in_window)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        if let Some(id) = granted {
+            return Ok(Reserved::Granted(id));
+        }
+        // Refused: say why, in one read.
+        let (last, oldest): (Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT MAX(CASE WHEN created_at > ?2 THEN created_at END), MIN(created_at)
+             FROM otp_codes WHERE phone = ?1 AND created_at > ?3",
+        )
+        .bind(r.phone.as_str())
+        .bind(r.resend_after)
+        .bind(r.window_start)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(match (last, oldest) {
+            (Some(last_sent), _) => Reserved::TooSoon { last_sent },
+            (None, Some(oldest_sent)) => Reserved::CapReached { oldest_sent },
+            // Rows vanished between the two reads (pruned or discarded): the
+            // caller may simply try again; say "too soon" for one second.
+            (None, None) => Reserved::TooSoon {
+                last_sent: r.resend_after + 1,
+            },
+        })
+    }
+
+    async fn activate_otp(&self, id: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE otp_codes SET state = CASE WHEN id = ?1 THEN 'live' ELSE 'replaced' END
+             WHERE id = ?1 OR (state = 'live'
+                AND phone = (SELECT phone FROM otp_codes WHERE id = ?1)
+                AND purpose = (SELECT purpose FROM otp_codes WHERE id = ?1))",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn discard_otp(&self, id: i64) -> Result<()> {
+        sqlx::query("DELETE FROM otp_codes WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn attempt_otp(
+        &self,
+        phone: &Phone,
+        purpose: &str,
+        now: UnixTime,
+        max_attempts: i64,
+    ) -> Result<Option<OtpCandidate>> {
+        let row: Option<(i64, String)> = sqlx::query_as(
+            "UPDATE otp_codes SET attempts = attempts + 1
+             WHERE id = (SELECT id FROM otp_codes WHERE phone = ?1 AND purpose = ?2 AND state = 'live'
+                         ORDER BY id DESC LIMIT 1)
+               AND expires_at > ?3 AND attempts < ?4
+             RETURNING id, code_hash",
+        )
+        .bind(phone.as_str())
+        .bind(purpose)
+        .bind(now)
+        .bind(max_attempts)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(row.map(|(id, code_hash)| OtpCandidate { id, code_hash }))
+    }
+
+    async fn consume_otp(&self, id: i64) -> Result<bool> {
+        let done =
+            sqlx::query("UPDATE otp_codes SET state = 'used' WHERE id = ? AND state = 'live'")
+                .bind(id)
+                .execute(&self.pool)
+                .await
+                .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn login_failures(&self, key: &str, since: UnixTime) -> Result<(i64, Option<UnixTime>)> {
+        sqlx::query_as("SELECT COUNT(*), MIN(at) FROM login_failures WHERE key = ? AND at > ?")
+            .bind(key)
+            .bind(since)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)
+    }
+
+    async fn record_login_failure(&self, key: &str, at: UnixTime) -> Result<()> {
+        sqlx::query("INSERT INTO login_failures (key, at) VALUES (?, ?)")
+            .bind(key)
+            .bind(at)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> Result<()> {
+        sqlx::query("DELETE FROM login_failures WHERE key = ?")
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn prune(&self, now: UnixTime) -> Result<u64> {
+        let mut removed = 0;
+        for (sql, before) in PRUNE {
+            removed += sqlx::query(sql)
+                .bind(now - before)
+                .execute(&self.pool)
+                .await
+                .map_err(map_err)?
+                .rows_affected();
+        }
+        Ok(removed)
+    }
+}
+
+/// What `prune` deletes, and how many seconds before now it must be older than.
+/// Codes and failures are kept a day: longer than any window that counts them.
+const PRUNE: [(&str, i64); 4] = [
+    ("DELETE FROM refresh_tokens WHERE expires_at < ?", 0),
+    ("DELETE FROM blacklisted_tokens WHERE expires_at < ?", 0),
+    ("DELETE FROM otp_codes WHERE created_at < ?", 86_400),
+    ("DELETE FROM login_failures WHERE at < ?", 86_400),
+];
