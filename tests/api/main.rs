@@ -1,1 +1,7 @@
-fn main() {}
+//! The one integration-test binary: real HTTP on random ports, real SQLite
+//! files, the real `accountd` binary where the CLI is under test.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod harness;
+mod pixel_genius;

@@ -1,0 +1,297 @@
+//! `TestApp::spawn()`: the real router on 127.0.0.1:0 over a temp SQLite file,
+//! a clock the test moves, and an SMS sender that records what it is asked to send.
+
+use accountd::app::{App, Overrides};
+use accountd::config::Config;
+use accountd::domain::clock::{Clock, ManualClock};
+use accountd::domain::directory::{self, UserInput};
+use accountd::domain::phone::Phone;
+use accountd::domain::ports::{SmsError, SmsSender};
+use accountd::domain::secret::Secret;
+use accountd::domain::user::User;
+use accountd::http::AppState;
+use async_trait::async_trait;
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// One SMS the app asked to send, delivered or not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sms {
+    pub to: String,
+    pub message: String,
+    pub delivered: bool,
+}
+
+/// Records every message; fails on demand.
+#[derive(Default)]
+pub struct RecordingSms {
+    sent: Mutex<Vec<Sms>>,
+    failing: AtomicBool,
+}
+
+impl RecordingSms {
+    pub fn fail(&self, yes: bool) {
+        self.failing.store(yes, Ordering::SeqCst);
+    }
+
+    pub fn all(&self) -> Vec<Sms> {
+        self.sent.lock().unwrap().clone()
+    }
+
+    /// The digits of the last message to `to`.
+    pub fn last_code(&self, to: &str) -> String {
+        let all = self.all();
+        let sms = all
+            .iter()
+            .rev()
+            .find(|s| s.to == to)
+            .unwrap_or_else(|| panic!("no SMS to {to}"));
+        code_in(&sms.message)
+    }
+}
+
+/// The run of digits in a message.
+pub fn code_in(message: &str) -> String {
+    message.chars().filter(char::is_ascii_digit).collect()
+}
+
+#[async_trait]
+impl SmsSender for RecordingSms {
+    async fn send(&self, to: &Phone, message: &str) -> Result<(), SmsError> {
+        let delivered = !self.failing.load(Ordering::SeqCst);
+        self.sent.lock().unwrap().push(Sms {
+            to: to.as_str().to_owned(),
+            message: message.to_owned(),
+            delivered,
+        });
+        if delivered {
+            Ok(())
+        } else {
+            Err(SmsError("gateway said no".into()))
+        }
+    }
+}
+
+pub struct TestApp {
+    pub url: String,
+    pub clock: Arc<ManualClock>,
+    pub sms: Arc<RecordingSms>,
+    pub state: AppState,
+    pub client: reqwest::Client,
+    pub db_url: String,
+    _dir: tempfile::TempDir,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+/// A response: status, headers and the body as JSON (Null when empty).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The body with every JWT replaced by "<jwt>", for whole-body comparison.
+    pub fn redacted(&self) -> Value {
+        redact(self.body.clone())
+    }
+}
+
+pub fn redact(v: Value) -> Value {
+    match v {
+        Value::String(s) if s.starts_with("eyJ") && s.split('.').count() == 3 => {
+            Value::String("<jwt>".into())
+        }
+        Value::Array(a) => Value::Array(a.into_iter().map(redact).collect()),
+        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, redact(v))).collect()),
+        other => other,
+    }
+}
+
+/// The claims of a JWT, read without checking it.
+pub fn claims(token: &str) -> Value {
+    use base64_decode as b64;
+    let payload = token.split('.').nth(1).expect("a JWT has three parts");
+    serde_json::from_slice(&b64(payload)).expect("JWT payload is JSON")
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    // URL-safe base64 without padding, as JWTs use.
+    let table = |c: u8| -> u32 {
+        match c {
+            b'A'..=b'Z' => (c - b'A') as u32,
+            b'a'..=b'z' => (c - b'a' + 26) as u32,
+            b'0'..=b'9' => (c - b'0' + 52) as u32,
+            b'-' => 62,
+            b'_' => 63,
+            _ => panic!("not base64url: {c}"),
+        }
+    };
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in s.bytes() {
+        acc = (acc << 6) | table(c);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    out
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Spawn with configuration changes; a test that sets `sms` itself gets
+    /// the configured sender instead of the recording one.
+    pub async fn spawn_with(change: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db_url = format!("sqlite://{}", dir.path().join("accountd.db").display());
+        let mut config = Config::from_sources(&[]).unwrap();
+        config.database_url = db_url.clone();
+        config.listen = "127.0.0.1:0".into();
+        let default_sms = config.sms.clone();
+        change(&mut config);
+        let clock = Arc::new(ManualClock::new());
+        let sms = Arc::new(RecordingSms::default());
+        let overrides = Overrides {
+            clock: Some(clock.clone()),
+            sms: (config.sms == default_sms).then(|| sms.clone() as Arc<dyn SmsSender>),
+        };
+        let app = App::build(config, overrides).await.unwrap();
+        let url = format!("http://{}", app.local_addr().unwrap());
+        let state = app.state().clone();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run(async move {
+            let _ = rx.await;
+        }));
+        TestApp {
+            url,
+            clock,
+            sms,
+            state,
+            client: reqwest::Client::new(),
+            db_url,
+            _dir: dir,
+            _shutdown: tx,
+        }
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    async fn reply(r: reqwest::Response) -> Reply {
+        let status = r.status();
+        let headers = r.headers().clone();
+        let text = r.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text:?}"))
+        };
+        Reply {
+            status,
+            headers,
+            text,
+            body,
+        }
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        Self::reply(
+            self.client
+                .post(format!("{}{path}", self.url))
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Reply {
+        let r = self
+            .client
+            .post(format!("{}{path}", self.url))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        Self::reply(r).await
+    }
+
+    pub async fn post_auth(&self, path: &str, token: &str, body: Value) -> Reply {
+        let r = self
+            .client
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        Self::reply(r).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        let mut req = self.client.get(format!("{}{path}", self.url));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        Self::reply(req.send().await.unwrap()).await
+    }
+
+    /// Create a user as an operator would.
+    pub async fn user(&self, input: UserInput) -> User {
+        directory::create_user(
+            self.state.accounts.store().as_ref(),
+            input,
+            self.now(),
+            false,
+        )
+        .await
+        .unwrap()
+    }
+
+    pub async fn user_with_password(
+        &self,
+        username: &str,
+        phone: Option<&str>,
+        password: &str,
+    ) -> User {
+        self.user(UserInput {
+            username: Some(username.into()),
+            phone: phone.map(Into::into),
+            password: Some(Secret::from(password)),
+            ..UserInput::default()
+        })
+        .await
+    }
+
+    pub async fn reload(&self, user: &User) -> User {
+        self.state
+            .accounts
+            .store()
+            .user_by_id(user.id)
+            .await
+            .unwrap()
+            .unwrap()
+    }
+}
