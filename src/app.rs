@@ -70,6 +70,7 @@ pub async fn accounts(
                 max_sends_per_hour: config.otp_max_sends_per_hour,
             },
             login: LoginThrottle::new(config.login_max_failures),
+            refresh_reuse_seconds: config.refresh_reuse_seconds,
         },
     ))
 }

@@ -4,6 +4,7 @@
 
 use super::clock::{Clock, UnixTime};
 use super::error::{Error, Result, TokenProblem};
+use super::org::{Org, OrgId};
 use super::otp::{self, OtpKey, OtpPolicy, OtpSpec};
 use super::password::PasswordHasher;
 use super::phone::Phone;
@@ -19,6 +20,8 @@ use std::sync::Arc;
 pub struct Policies {
     pub otp: OtpPolicy,
     pub login: LoginThrottle,
+    /// How long a just-retired session refresh token still answers its successor.
+    pub refresh_reuse_seconds: i64,
 }
 
 /// An access and a refresh token issued together.
@@ -29,6 +32,8 @@ pub struct TokenPair {
 }
 
 /// How a password login went, when it did not fail.
+// Lives for one request on the stack; boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum LoginOutcome {
     /// Signed in.
@@ -114,6 +119,34 @@ impl Accounts {
     /// hash whether or not the user exists; `Inactive` is told only to a
     /// caller who knew the password.
     pub async fn check_password(&self, name: &LoginName, password: &Secret) -> Result<User> {
+        let user = self.password_holder(name, password).await?;
+        if !user.is_active {
+            return Err(Error::Inactive);
+        }
+        Ok(user)
+    }
+
+    /// `check_password` for accounts of one role only: any other account is
+    /// refused as invalid credentials, and `Inactive` is told only to a
+    /// caller who knew the password of an account of that role.
+    pub async fn check_password_as(
+        &self,
+        name: &LoginName,
+        password: &Secret,
+        role: &str,
+    ) -> Result<User> {
+        let user = self.password_holder(name, password).await?;
+        if !user.has_role(role) {
+            return Err(Error::InvalidCredentials);
+        }
+        if !user.is_active {
+            return Err(Error::Inactive);
+        }
+        Ok(user)
+    }
+
+    /// The account whose password this is, active or not.
+    async fn password_holder(&self, name: &LoginName, password: &Secret) -> Result<User> {
         let user = self.find_user(name).await?;
         let key = match &user {
             Some(u) => format!("user:{}", u.id.0),
@@ -136,9 +169,6 @@ impl Accounts {
         let user = user.ok_or(Error::InvalidCredentials)?;
         if failures > 0 {
             self.store.clear_login_failures(&key).await?;
-        }
-        if !user.is_active {
-            return Err(Error::Inactive);
         }
         Ok(user)
     }
@@ -193,6 +223,7 @@ impl Accounts {
         if self.store.is_blacklisted(&claims.jti).await? {
             return Err(Error::TokenInvalid(TokenProblem::Revoked));
         }
+        self.check_session(&claims, TokenKind::Refresh).await?;
         Ok(claims)
     }
 
@@ -242,6 +273,7 @@ impl Accounts {
         if !user.is_active {
             return Err(Error::Inactive);
         }
+        self.check_session(&claims, TokenKind::Access).await?;
         Ok((user, claims))
     }
 
@@ -314,5 +346,52 @@ impl Accounts {
             return Err(Error::OtpInvalid);
         }
         Ok(())
+    }
+
+    /// Send a code to the phone of an existing, active account only: an
+    /// unknown phone is `NotFound("user")` and is sent nothing.
+    pub async fn send_code_to_user(&self, phone: &Phone, spec: OtpSpec) -> Result<()> {
+        let user = self
+            .store
+            .user_by_phone(phone)
+            .await?
+            .ok_or(Error::NotFound("user"))?;
+        if !user.is_active {
+            return Err(Error::Inactive);
+        }
+        self.send_code(phone, spec).await
+    }
+
+    /// Sign an existing account in by phone and code, optionally acting for
+    /// one of its organizations: the code is checked first, then `org` must be
+    /// one the user belongs to (`NotFound("organization")` otherwise).
+    pub async fn sign_in_user_with_code(
+        &self,
+        phone: &Phone,
+        spec: OtpSpec,
+        code: &Secret,
+        org: Option<OrgId>,
+        lifetimes: Lifetimes,
+    ) -> Result<(TokenPair, User, Option<Org>)> {
+        let user = self
+            .store
+            .user_by_phone(phone)
+            .await?
+            .ok_or(Error::NotFound("user"))?;
+        self.check_code(phone, spec, code).await?;
+        if !user.is_active {
+            return Err(Error::Inactive);
+        }
+        let org = match org {
+            Some(id) => Some(
+                self.store
+                    .org_of_member(id, user.id)
+                    .await?
+                    .ok_or(Error::NotFound("organization"))?,
+            ),
+            None => None,
+        };
+        let pair = self.issue_pair(&user, lifetimes, None).await?;
+        Ok((pair, user, org))
     }
 }

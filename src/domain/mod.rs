@@ -11,6 +11,7 @@ pub mod password;
 pub mod phone;
 pub mod ports;
 pub mod secret;
+pub mod sessions;
 pub mod throttle;
 pub mod tokens;
 pub mod user;

@@ -5,6 +5,7 @@ use super::clock::UnixTime;
 use super::error::Result;
 use super::org::{NewOrg, Org, OrgId};
 use super::phone::Phone;
+use super::sessions::{Session, SessionTokens};
 use super::user::{NewUser, User, UserId, UserPatch};
 use async_trait::async_trait;
 
@@ -107,6 +108,31 @@ pub trait Store: Send + Sync {
     /// Delete rows no rule can need any more (expired tokens, day-old codes
     /// and failures); returns how many went.
     async fn prune(&self, now: UnixTime) -> Result<u64>;
+
+    /// Start a session whose live pair is `tokens`.
+    async fn create_session(
+        &self,
+        id: &str,
+        user: UserId,
+        tokens: &SessionTokens,
+        now: UnixTime,
+    ) -> Result<()>;
+    async fn session(&self, id: &str) -> Result<Option<Session>>;
+    /// Compare-and-swap, in one statement: if the session has not ended and
+    /// `presented_jti` is its live refresh token, retire that token (it
+    /// becomes `previous_jti`, `rotated_at` = now) and make `next` the live
+    /// pair. True if this call rotated; false if the token was not the live
+    /// one (another request rotated first, or it is an older token) or the
+    /// session has ended.
+    async fn rotate_session(
+        &self,
+        id: &str,
+        presented_jti: &str,
+        next: &SessionTokens,
+        now: UnixTime,
+    ) -> Result<bool>;
+    /// End a session; true if this call ended it, false if it had ended already.
+    async fn end_session(&self, id: &str, now: UnixTime, reason: &str) -> Result<bool>;
 }
 
 #[derive(Debug, thiserror::Error)]

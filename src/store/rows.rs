@@ -2,6 +2,7 @@
 
 use crate::domain::org::{Org, OrgId};
 use crate::domain::phone::Phone;
+use crate::domain::sessions::{Session, SessionTokens};
 use crate::domain::user::{User, UserId};
 use crate::domain::Error;
 
@@ -79,6 +80,41 @@ impl From<OrgRow> for Org {
             name: r.name,
             kind: r.kind,
             is_verified: r.is_verified,
+        }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct SessionRow {
+    pub id: String,
+    pub user_id: i64,
+    pub created_at: i64,
+    pub refresh_jti: String,
+    pub access_jti: String,
+    pub issued_at: i64,
+    pub refresh_exp: i64,
+    pub access_exp: i64,
+    pub previous_jti: Option<String>,
+    pub rotated_at: Option<i64>,
+    pub ended_at: Option<i64>,
+}
+
+impl From<SessionRow> for Session {
+    fn from(r: SessionRow) -> Self {
+        Session {
+            id: r.id,
+            user: UserId(r.user_id),
+            created_at: r.created_at,
+            current: SessionTokens {
+                refresh_jti: r.refresh_jti,
+                access_jti: r.access_jti,
+                issued_at: r.issued_at,
+                refresh_exp: r.refresh_exp,
+                access_exp: r.access_exp,
+            },
+            previous_jti: r.previous_jti,
+            rotated_at: r.rotated_at,
+            ended_at: r.ended_at,
         }
     }
 }

@@ -4,12 +4,13 @@
 //! and writes together: no two requests can both pass a check and both act.
 
 use super::map_err;
-use super::rows::{OrgRow, UserRow, USER_COLUMNS};
+use super::rows::{OrgRow, SessionRow, UserRow, USER_COLUMNS};
 use crate::domain::clock::UnixTime;
 use crate::domain::error::{Error, Result};
 use crate::domain::org::{NewOrg, Org, OrgId};
 use crate::domain::phone::Phone;
 use crate::domain::ports::{OtpCandidate, OtpReservation, Reserved, Store};
+use crate::domain::sessions::{Session, SessionTokens};
 use crate::domain::user::{NewUser, User, UserId, UserPatch};
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -408,12 +409,93 @@ impl Store for SqliteStore {
         }
         Ok(removed)
     }
+
+    async fn create_session(
+        &self,
+        id: &str,
+        user: UserId,
+        t: &SessionTokens,
+        now: UnixTime,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, created_at, refresh_jti, access_jti, issued_at,
+                 refresh_exp, access_exp) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(user.0)
+        .bind(now)
+        .bind(&t.refresh_jti)
+        .bind(&t.access_jti)
+        .bind(t.issued_at)
+        .bind(t.refresh_exp)
+        .bind(t.access_exp)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn session(&self, id: &str) -> Result<Option<Session>> {
+        sqlx::query_as::<_, SessionRow>(
+            "SELECT id, user_id, created_at, refresh_jti, access_jti, issued_at, refresh_exp,
+                 access_exp, previous_jti, rotated_at, ended_at FROM sessions WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map(|r| r.map(Session::from))
+        .map_err(map_err)
+    }
+
+    async fn rotate_session(
+        &self,
+        id: &str,
+        presented_jti: &str,
+        next: &SessionTokens,
+        now: UnixTime,
+    ) -> Result<bool> {
+        // One statement: of any number of requests presenting the same live
+        // token, exactly one matches `refresh_jti = ?` and rotates.
+        let done = sqlx::query(
+            "UPDATE sessions SET previous_jti = refresh_jti, rotated_at = ?1,
+                 refresh_jti = ?2, access_jti = ?3, issued_at = ?4, refresh_exp = ?5, access_exp = ?6
+             WHERE id = ?7 AND refresh_jti = ?8 AND ended_at IS NULL",
+        )
+        .bind(now)
+        .bind(&next.refresh_jti)
+        .bind(&next.access_jti)
+        .bind(next.issued_at)
+        .bind(next.refresh_exp)
+        .bind(next.access_exp)
+        .bind(id)
+        .bind(presented_jti)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn end_session(&self, id: &str, now: UnixTime, reason: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL",
+        )
+        .bind(now)
+        .bind(reason)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
 }
 
 /// What `prune` deletes, and how many seconds before now it must be older than.
 /// Codes and failures are kept a day: longer than any window that counts them.
-const PRUNE: [(&str, i64); 4] = [
+const PRUNE: [(&str, i64); 5] = [
     ("DELETE FROM refresh_tokens WHERE expires_at < ?", 0),
+    // A session whose live refresh token expired can do nothing any more;
+    // a missing session refuses its tokens as an ended one does.
+    ("DELETE FROM sessions WHERE refresh_exp < ?", 0),
     ("DELETE FROM blacklisted_tokens WHERE expires_at < ?", 0),
     ("DELETE FROM otp_codes WHERE created_at < ?", 86_400),
     ("DELETE FROM login_failures WHERE at < ?", 86_400),
