@@ -166,6 +166,11 @@ impl<E> Fields<E> {
         self.map.contains_key(name)
     }
 
+    /// The raw value of a field, for contracts with rules of their own.
+    pub fn value(&self, name: &str) -> Option<&Value> {
+        self.map.get(name)
+    }
+
     /// The collected failures, if any field was bad.
     pub fn finish(self) -> Result<(), FieldErrors> {
         if self.errors.is_empty() {

@@ -1,6 +1,7 @@
 //! One module per wire contract: each parses its requests, calls the domain,
 //! and renders the answers its document gives. Nothing else.
 
+pub mod delivery;
 pub mod pixel_genius;
 pub mod simple;
 
@@ -14,7 +15,8 @@ pub fn router(contract: Contract) -> Router<AppState> {
     match contract {
         Contract::PixelGenius => pixel_genius::router(),
         Contract::Simple => simple::router(),
+        Contract::Delivery => delivery::router(),
         // Not built yet: not mounted.
-        Contract::Delivery | Contract::University | Contract::Kikapu => Router::new(),
+        Contract::University | Contract::Kikapu => Router::new(),
     }
 }
