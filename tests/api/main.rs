@@ -6,4 +6,5 @@
 mod cli;
 mod delivery;
 mod harness;
+mod kikapu;
 mod pixel_genius;

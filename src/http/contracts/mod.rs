@@ -2,6 +2,7 @@
 //! and renders the answers its document gives. Nothing else.
 
 pub mod delivery;
+pub mod kikapu;
 pub mod pixel_genius;
 pub mod simple;
 
@@ -16,7 +17,8 @@ pub fn router(contract: Contract) -> Router<AppState> {
         Contract::PixelGenius => pixel_genius::router(),
         Contract::Simple => simple::router(),
         Contract::Delivery => delivery::router(),
+        Contract::Kikapu => kikapu::router(),
         // Not built yet: not mounted.
-        Contract::University | Contract::Kikapu => Router::new(),
+        Contract::University => Router::new(),
     }
 }
