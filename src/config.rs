@@ -5,6 +5,7 @@
 //! `ACCOUNTD_` prefix (`otp_ttl_seconds`), so a TOML file may use either
 //! spelling and every key is parsed and checked in one place.
 
+use crate::domain::secret::Secret;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
@@ -78,6 +79,28 @@ pub struct TokenTtl {
 pub enum SmsProvider {
     Console,
     Webhook { url: String },
+    Twilio(TwilioConfig),
+    AfricasTalking(AfricasTalkingConfig),
+}
+
+/// Twilio's Messages API. `Debug` hides the auth token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TwilioConfig {
+    pub account_sid: String,
+    pub auth_token: Secret,
+    /// A sender number or alphanumeric sender id, or a Messaging Service SID (`MG…`).
+    pub from: String,
+    pub base_url: String,
+}
+
+/// Africa's Talking SMS API. `Debug` hides the API key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AfricasTalkingConfig {
+    pub username: String,
+    pub api_key: Secret,
+    /// A registered sender id or short code; None uses the account's default.
+    pub from: Option<String>,
+    pub base_url: String,
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -189,9 +212,43 @@ impl Config {
                 url: take("sms_webhook_url")
                     .ok_or("ACCOUNTD_SMS_PROVIDER=webhook needs ACCOUNTD_SMS_WEBHOOK_URL")?,
             },
+            "twilio" => {
+                let mut need = |key: &str| {
+                    take(key).ok_or_else(|| {
+                        format!(
+                            "ACCOUNTD_SMS_PROVIDER=twilio needs ACCOUNTD_{}",
+                            key.to_uppercase()
+                        )
+                    })
+                };
+                SmsProvider::Twilio(TwilioConfig {
+                    account_sid: need("twilio_account_sid")?,
+                    auth_token: Secret::new(need("twilio_auth_token")?),
+                    from: need("twilio_from")?,
+                    base_url: take("twilio_base_url")
+                        .unwrap_or_else(|| "https://api.twilio.com".into()),
+                })
+            }
+            "africastalking" => {
+                let mut need = |key: &str| {
+                    take(key).ok_or_else(|| {
+                        format!(
+                            "ACCOUNTD_SMS_PROVIDER=africastalking needs ACCOUNTD_{}",
+                            key.to_uppercase()
+                        )
+                    })
+                };
+                SmsProvider::AfricasTalking(AfricasTalkingConfig {
+                    username: need("africastalking_username")?,
+                    api_key: Secret::new(need("africastalking_api_key")?),
+                    from: take("africastalking_from"),
+                    base_url: take("africastalking_base_url")
+                        .unwrap_or_else(|| "https://api.africastalking.com".into()),
+                })
+            }
             other => {
                 return Err(format!(
-                    "ACCOUNTD_SMS_PROVIDER: unknown provider {other:?} (console, webhook)"
+                    "ACCOUNTD_SMS_PROVIDER: unknown provider {other:?} (console, webhook, twilio, africastalking)"
                 ))
             }
         };
@@ -387,5 +444,55 @@ mod tests {
         assert!(e.contains("nope"), "{e}");
         let e = Config::from_sources(&vars(&[("ACCOUNTD_SMS_PROVIDER", "webhook")])).unwrap_err();
         assert!(e.contains("ACCOUNTD_SMS_WEBHOOK_URL"), "{e}");
+        let e = Config::from_sources(&vars(&[
+            ("ACCOUNTD_SMS_PROVIDER", "twilio"),
+            ("ACCOUNTD_TWILIO_ACCOUNT_SID", "AC1"),
+        ]))
+        .unwrap_err();
+        assert!(e.contains("ACCOUNTD_TWILIO_AUTH_TOKEN"), "{e}");
+        let e = Config::from_sources(&vars(&[("ACCOUNTD_SMS_PROVIDER", "africastalking")]))
+            .unwrap_err();
+        assert!(e.contains("ACCOUNTD_AFRICASTALKING_USERNAME"), "{e}");
+    }
+
+    #[test]
+    fn sms_gateways_are_configured_from_env_with_the_providers_own_base_urls() {
+        let c = Config::from_sources(&vars(&[
+            ("ACCOUNTD_SMS_PROVIDER", "twilio"),
+            ("ACCOUNTD_TWILIO_ACCOUNT_SID", "AC123"),
+            ("ACCOUNTD_TWILIO_AUTH_TOKEN", "tw-secret-token"),
+            ("ACCOUNTD_TWILIO_FROM", "+15005550006"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.sms,
+            SmsProvider::Twilio(TwilioConfig {
+                account_sid: "AC123".into(),
+                auth_token: Secret::from("tw-secret-token"),
+                from: "+15005550006".into(),
+                base_url: "https://api.twilio.com".into(),
+            })
+        );
+        assert!(!format!("{c:?}").contains("tw-secret-token"), "{c:?}");
+        let c = Config::from_sources(&vars(&[
+            ("ACCOUNTD_SMS_PROVIDER", "africastalking"),
+            ("ACCOUNTD_AFRICASTALKING_USERNAME", "sandbox"),
+            ("ACCOUNTD_AFRICASTALKING_API_KEY", "at-secret-key"),
+            (
+                "ACCOUNTD_AFRICASTALKING_BASE_URL",
+                "https://api.sandbox.africastalking.com",
+            ),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.sms,
+            SmsProvider::AfricasTalking(AfricasTalkingConfig {
+                username: "sandbox".into(),
+                api_key: Secret::from("at-secret-key"),
+                from: None,
+                base_url: "https://api.sandbox.africastalking.com".into(),
+            })
+        );
+        assert!(!format!("{c:?}").contains("at-secret-key"), "{c:?}");
     }
 }

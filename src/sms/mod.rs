@@ -1,10 +1,15 @@
 //! SMS delivery behind the domain's `SmsSender`: `console` for development,
-//! `webhook` to hand messages to any HTTP endpoint.
+//! `webhook` to hand messages to any HTTP endpoint, and the real gateways
+//! `twilio` and `africastalking`. No sender logs or reports a credential.
 
+mod africastalking;
 mod console;
+mod twilio;
 mod webhook;
 
+pub use africastalking::AfricasTalkingSms;
 pub use console::ConsoleSms;
+pub use twilio::TwilioSms;
 pub use webhook::WebhookSms;
 
 use crate::config::{Config, SmsProvider};
@@ -18,6 +23,8 @@ pub fn from_config(config: &Config) -> Result<Arc<dyn SmsSender>, String> {
     Ok(match &config.sms {
         SmsProvider::Console => Arc::new(ConsoleSms),
         SmsProvider::Webhook { url } => Arc::new(WebhookSms::new(url, timeout)?),
+        SmsProvider::Twilio(c) => Arc::new(TwilioSms::new(c, timeout)?),
+        SmsProvider::AfricasTalking(c) => Arc::new(AfricasTalkingSms::new(c, timeout)?),
     })
 }
 

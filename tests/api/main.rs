@@ -8,3 +8,4 @@ mod delivery;
 mod harness;
 mod kikapu;
 mod pixel_genius;
+mod sms_gateways;
