@@ -32,7 +32,7 @@ pub struct TokenPair {
 #[derive(Debug, Clone)]
 pub enum LoginOutcome {
     /// Signed in.
-    Tokens(TokenPair, User),
+    Tokens(Box<(TokenPair, User)>),
     /// The account wants a second factor; a code was sent to its phone.
     OtpSent,
 }
@@ -159,7 +159,7 @@ impl Accounts {
             }
         }
         let pair = self.issue_pair(&user, login.lifetimes, None).await?;
-        Ok(LoginOutcome::Tokens(pair, user))
+        Ok(LoginOutcome::Tokens(Box::new((pair, user))))
     }
 
     /// Issue an access and a refresh token for `user`, remember the refresh

@@ -6,3 +6,5 @@
 mod cli;
 mod harness;
 mod pixel_genius;
+mod simple;
+mod sms_webhook;
