@@ -198,26 +198,37 @@ impl Accounts {
 
     /// simplejwt's refresh: a new access token for a live refresh token whose
     /// user still exists and is active (`Inactive` otherwise, as simplejwt 5.4's
-    /// "no_active_account").
+    /// "no_active_account"). One store round trip.
     pub async fn refresh_access(&self, refresh: &str, lifetimes: Lifetimes) -> Result<Signed> {
-        let claims = self.verify_refresh(refresh).await?;
-        match self.store.user_by_id(claims.user()).await? {
-            Some(u) if u.is_active => {}
-            _ => return Err(Error::Inactive),
+        let claims = self
+            .signer
+            .verify(refresh, TokenKind::Refresh, self.now())
+            .map_err(Error::TokenInvalid)?;
+        // simplejwt checks the blacklist before the user.
+        match self
+            .store
+            .user_and_revocation(claims.user(), &claims.jti)
+            .await?
+        {
+            (_, true) => Err(Error::TokenInvalid(TokenProblem::Revoked)),
+            (Some(u), false) if u.is_active => self.signer.issue(
+                TokenKind::Access,
+                u.id,
+                self.now(),
+                lifetimes.access,
+                claims.sid.as_deref(),
+            ),
+            _ => Err(Error::Inactive),
         }
-        self.signer.issue(
-            TokenKind::Access,
-            claims.user(),
-            self.now(),
-            lifetimes.access,
-            claims.sid.as_deref(),
-        )
     }
 
     /// Blacklist a refresh token; one that is already blacklisted is refused
-    /// as simplejwt does ("Token is blacklisted").
+    /// as simplejwt does ("Token is blacklisted"). One store round trip.
     pub async fn logout(&self, refresh: &str) -> Result<()> {
-        let claims = self.verify_refresh(refresh).await?;
+        let claims = self
+            .signer
+            .verify(refresh, TokenKind::Refresh, self.now())
+            .map_err(Error::TokenInvalid)?;
         if !self
             .store
             .blacklist(&claims.jti, claims.user(), claims.exp, self.now())
