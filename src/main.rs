@@ -17,10 +17,17 @@ fn main() -> ExitCode {
                 let _ = e.print();
                 return ExitCode::SUCCESS;
             }
-            // One line, as INTERFACE.md asks; `--help` has the rest.
+            // One line, as INTERFACE.md asks: the message folded, without
+            // the usage block (`--help` has that).
             let text = e.to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments");
-            eprintln!("accountd: {}", first.trim_start_matches("error: "));
+            let message = text
+                .lines()
+                .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with("tip:"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            eprintln!("accountd: {}", message.trim_start_matches("error: "));
             return ExitCode::from(2);
         }
     };

@@ -10,6 +10,7 @@ use super::password::PasswordHasher;
 use super::phone::Phone;
 use super::ports::{OtpReservation, Reserved, SmsSender, Store};
 use super::secret::Secret;
+use super::sessions::EndReason;
 use super::throttle::LoginThrottle;
 use super::tokens::{Claims, Lifetimes, Signed, TokenKind, TokenSigner};
 use super::user::{LoginName, User, UserId};
@@ -32,12 +33,10 @@ pub struct TokenPair {
 }
 
 /// How a password login went, when it did not fail.
-// Lives for one request on the stack; boxing would only add an allocation.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum LoginOutcome {
     /// Signed in.
-    Tokens(TokenPair, User),
+    Tokens(Box<(TokenPair, User)>),
     /// The account wants a second factor; a code was sent to its phone.
     OtpSent,
 }
@@ -189,7 +188,7 @@ impl Accounts {
             }
         }
         let pair = self.issue_pair(&user, login.lifetimes, None).await?;
-        Ok(LoginOutcome::Tokens(pair, user))
+        Ok(LoginOutcome::Tokens(Box::new((pair, user))))
     }
 
     /// Issue an access and a refresh token for `user`, remember the refresh
@@ -229,32 +228,55 @@ impl Accounts {
 
     /// simplejwt's refresh: a new access token for a live refresh token whose
     /// user still exists and is active (`Inactive` otherwise, as simplejwt 5.4's
-    /// "no_active_account").
+    /// "no_active_account"). One store round trip.
     pub async fn refresh_access(&self, refresh: &str, lifetimes: Lifetimes) -> Result<Signed> {
-        let claims = self.verify_refresh(refresh).await?;
-        match self.store.user_by_id(claims.user()).await? {
-            Some(u) if u.is_active => {}
-            _ => return Err(Error::Inactive),
+        let claims = self
+            .signer
+            .verify(refresh, TokenKind::Refresh, self.now())
+            .map_err(Error::TokenInvalid)?;
+        // simplejwt checks the blacklist before the user.
+        match self
+            .store
+            .user_and_revocation(claims.user(), &claims.jti)
+            .await?
+        {
+            (_, true) => Err(Error::TokenInvalid(TokenProblem::Revoked)),
+            (Some(u), false) if u.is_active => {
+                // A session's refresh token only while it is the live one
+                // (no extra read for tokens without a session).
+                self.check_session(&claims, TokenKind::Refresh).await?;
+                self.signer.issue(
+                    TokenKind::Access,
+                    u.id,
+                    self.now(),
+                    lifetimes.access,
+                    claims.sid.as_deref(),
+                )
+            }
+            _ => Err(Error::Inactive),
         }
-        self.signer.issue(
-            TokenKind::Access,
-            claims.user(),
-            self.now(),
-            lifetimes.access,
-            claims.sid.as_deref(),
-        )
     }
 
     /// Blacklist a refresh token; one that is already blacklisted is refused
-    /// as simplejwt does ("Token is blacklisted").
+    /// as simplejwt does ("Token is blacklisted"). One store round trip for
+    /// tokens without a session; a session's live refresh token ends its session.
     pub async fn logout(&self, refresh: &str) -> Result<()> {
-        let claims = self.verify_refresh(refresh).await?;
+        let claims = self
+            .signer
+            .verify(refresh, TokenKind::Refresh, self.now())
+            .map_err(Error::TokenInvalid)?;
+        self.check_session(&claims, TokenKind::Refresh).await?;
         if !self
             .store
             .blacklist(&claims.jti, claims.user(), claims.exp, self.now())
             .await?
         {
             return Err(Error::TokenInvalid(TokenProblem::Revoked));
+        }
+        if let Some(sid) = claims.sid.as_deref() {
+            self.store
+                .end_session(sid, self.now(), EndReason::Logout.as_str())
+                .await?;
         }
         Ok(())
     }

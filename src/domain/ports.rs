@@ -79,6 +79,9 @@ pub trait Store: Send + Sync {
         now: UnixTime,
     ) -> Result<bool>;
     async fn is_blacklisted(&self, jti: &str) -> Result<bool>;
+    /// The user `id`, if it exists, and whether refresh token `jti` is
+    /// blacklisted: what a refresh needs, in one round trip when the user exists.
+    async fn user_and_revocation(&self, id: UserId, jti: &str) -> Result<(Option<User>, bool)>;
 
     /// Hold a pending code if the phone is inside its resend wait and hourly cap,
     /// atomically with respect to every other instance on the same database.

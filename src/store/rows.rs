@@ -23,6 +23,14 @@ pub struct UserRow {
     pub password_hash: Option<String>,
 }
 
+/// A user row with a flag computed beside it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct FlaggedUserRow {
+    #[sqlx(flatten)]
+    pub user: UserRow,
+    pub flag: bool,
+}
+
 pub const USER_COLUMNS: &str =
     "id, username, email, phone, first_name, last_name, role, is_active, \
      otp_enabled, date_joined, last_login, profile, password_hash";

@@ -4,7 +4,7 @@
 //! and writes together: no two requests can both pass a check and both act.
 
 use super::map_err;
-use super::rows::{OrgRow, SessionRow, UserRow, USER_COLUMNS};
+use super::rows::{FlaggedUserRow, OrgRow, SessionRow, UserRow, USER_COLUMNS};
 use crate::domain::clock::UnixTime;
 use crate::domain::error::{Error, Result};
 use crate::domain::org::{NewOrg, Org, OrgId};
@@ -266,6 +266,24 @@ impl Store for SqliteStore {
             .await
             .map(|n| n > 0)
             .map_err(map_err)
+    }
+
+    async fn user_and_revocation(&self, id: UserId, jti: &str) -> Result<(Option<User>, bool)> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS}, EXISTS (SELECT 1 FROM blacklisted_tokens WHERE jti = ?) AS flag
+             FROM users WHERE id = ?"
+        );
+        let row = sqlx::query_as::<_, FlaggedUserRow>(&sql)
+            .bind(jti)
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        match row {
+            Some(r) => Ok((Some(r.user.try_into()?), r.flag)),
+            // No such user: the rare path may take a second read.
+            None => Ok((None, self.is_blacklisted(jti).await?)),
+        }
     }
 
     async fn reserve_otp(&self, r: &OtpReservation<'_>) -> Result<Reserved> {

@@ -940,3 +940,30 @@ async fn a_rider_an_operator_made_on_the_command_line_signs_in_as_a_rider() {
         (StatusCode::OK, json!(id), json!("Musa"), json!("RIDER"))
     );
 }
+
+#[tokio::test]
+async fn blacklisting_a_sessions_refresh_token_at_another_contract_ends_the_session() {
+    let app = TestApp::spawn().await;
+    let pair = sign_in(&app, PHONE).await;
+    let r = app
+        .post("/accounts/logout/", json!({"refresh": pair.refresh}))
+        .await;
+    assert_eq!((r.status, r.text.as_str()), (StatusCode::RESET_CONTENT, ""));
+    let r = refresh(&app, &pair.refresh).await;
+    assert_eq!(
+        (r.status, r.body),
+        (StatusCode::UNAUTHORIZED, refresh_failed())
+    );
+    let r = app.get(ME, Some(&pair.access)).await;
+    assert_eq!((r.status, r.body), (StatusCode::UNAUTHORIZED, bad_token()));
+    let r = app
+        .post("/api/token/refresh/", json!({"refresh": pair.refresh}))
+        .await;
+    assert_eq!(
+        (r.status, r.body),
+        (
+            StatusCode::UNAUTHORIZED,
+            json!({"error": "Invalid or expired refresh token"})
+        )
+    );
+}

@@ -1,6 +1,9 @@
 //! `TestApp::spawn()`: the real router on 127.0.0.1:0 over a temp SQLite file,
 //! a clock the test moves, and an SMS sender that records what it is asked to send.
 
+// Shared by every test file; not each file uses every helper.
+#![allow(dead_code)]
+
 use accountd::app::{App, Overrides};
 use accountd::config::Config;
 use accountd::domain::clock::{Clock, ManualClock};
@@ -343,4 +346,65 @@ pub fn temp_db() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("accountd.db").display());
     (dir, url)
+}
+
+/// A running `accountd serve` process, stopped with SIGTERM when dropped.
+pub struct Server {
+    pub url: String,
+    child: std::process::Child,
+}
+
+impl Server {
+    /// Start the real binary on a free port and wait for its `listening on` line.
+    pub fn start(db_url: &str, env: &[(&str, &str)]) -> Server {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(env!("CARGO_BIN_EXE_accountd"))
+            .arg("serve")
+            .env("ACCOUNTD_DATABASE_URL", db_url)
+            .env("ACCOUNTD_LISTEN", "127.0.0.1:0")
+            .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(url) = line.strip_prefix("listening on ") {
+                    let _ = tx.send(url.to_owned());
+                }
+            }
+        });
+        let url = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("accountd serve printed no `listening on` line");
+        Server { url, child }
+    }
+
+    /// SIGTERM, then the exit code.
+    pub fn stop(mut self) -> i32 {
+        let code = self.terminate();
+        std::mem::forget(self);
+        code
+    }
+
+    fn terminate(&mut self) -> i32 {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        self.child
+            .wait()
+            .map(|s| s.code().unwrap_or(-1))
+            .unwrap_or(-1)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.terminate();
+    }
 }

@@ -8,4 +8,6 @@ mod delivery;
 mod harness;
 mod kikapu;
 mod pixel_genius;
+mod simple;
 mod sms_gateways;
+mod sms_webhook;

@@ -1,6 +1,7 @@
-//! The SMS gateways against local stand-ins that check each request exactly as
-//! the provider documents it (method, path, auth, form fields) and answer
-//! success or failure: Twilio, Africa's Talking and the webhook.
+//! The real SMS gateways against local stand-ins that check each request
+//! exactly as the provider documents it (method, path, auth, form fields) and
+//! answer success or failure: Twilio and Africa's Talking. (The webhook has
+//! its own file, sms_webhook.rs.)
 
 use crate::harness::{code_in, TestApp};
 use accountd::config::{AfricasTalkingConfig, SmsProvider, TwilioConfig};
@@ -8,7 +9,7 @@ use accountd::domain::directory::UserInput;
 use accountd::domain::phone::Phone;
 use accountd::domain::ports::SmsSender;
 use accountd::domain::secret::Secret;
-use accountd::sms::{AfricasTalkingSms, TwilioSms, WebhookSms};
+use accountd::sms::{AfricasTalkingSms, TwilioSms};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -406,35 +407,4 @@ async fn a_gateway_that_never_answers_is_a_failed_send_after_the_timeout() {
     let e = at.send(&to, "hello").await.unwrap_err();
     assert!(e.0.starts_with("africastalking: "), "{}", e.0);
     assert_eq!(gateway.seen().len(), 2);
-}
-
-#[tokio::test]
-async fn the_webhook_posts_json_and_treats_non_2xx_as_a_failure() {
-    let (gateway, base) = Gateway::spawn(StatusCode::OK, json!({})).await;
-    let url = format!("{base}/hooks/sms?token=hook-secret");
-    let sms = WebhookSms::new(&url, Duration::from_secs(5)).unwrap();
-    sms.send(&phone("+255712345678"), "Your verification code is 12345")
-        .await
-        .unwrap();
-    let seen = gateway.only();
-    assert_eq!(
-        (
-            seen.method.clone(),
-            seen.path.as_str(),
-            seen.header("content-type")
-        ),
-        (Method::POST, "/hooks/sms", Some("application/json"))
-    );
-    assert_eq!(
-        serde_json::from_str::<Value>(&seen.body).unwrap(),
-        json!({"to": "+255712345678", "message": "Your verification code is 12345"})
-    );
-    gateway.answer(Some((
-        StatusCode::SERVICE_UNAVAILABLE,
-        String::new(),
-        "text/plain",
-    )));
-    let e = sms.send(&phone("+255712345678"), "x").await.unwrap_err();
-    assert_eq!(e.0, "webhook 127.0.0.1 answered 503 Service Unavailable");
-    assert!(!e.0.contains("hook-secret"));
 }
