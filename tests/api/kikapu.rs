@@ -457,6 +457,24 @@ async fn an_inactive_user_gets_403_and_no_code() {
     assert_eq!(app.sms.all(), vec![]);
 }
 
+#[tokio::test]
+async fn a_user_deactivated_after_the_code_was_sent_gets_403_at_verify() {
+    let app = TestApp::spawn().await;
+    let user = john(&app).await;
+    let code = resend_ok(&app).await;
+    directory::deactivate_user(app.state.accounts.store().as_ref(), user.id)
+        .await
+        .unwrap();
+    let r = app
+        .post(VERIFY, json!({"phoneNumber": PHONE, "otp": code}))
+        .await;
+    assert_eq!(
+        (r.status, r.body),
+        (StatusCode::FORBIDDEN, error("User account is inactive"))
+    );
+    assert_eq!(app.reload(&user).await.last_login, None);
+}
+
 async fn agent(app: &TestApp, active: bool) -> User {
     app.user(UserInput {
         username: Some("agent7".into()),

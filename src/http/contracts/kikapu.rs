@@ -67,10 +67,13 @@ impl ApiError {
     /// What verify-otp and resend-otp have in common.
     fn otp(e: Error) -> Self {
         match e {
-            // 004, Verify OTP / Resend OTP: 404 User not found.
-            Error::NotFound("user") => Self::user_not_found(),
             // INTERFACE.md, kikapu: a business_id that is not one of the user's is 404.
-            Error::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "Business not found"),
+            Error::NotFound("organization") => {
+                Self::new(StatusCode::NOT_FOUND, "Business not found")
+            }
+            // 004, Verify OTP / Resend OTP: 404 User not found (also a user
+            // deleted while signing in).
+            Error::NotFound(_) => Self::user_not_found(),
             // 004, Verify OTP: 401 OTP expired or invalid.
             Error::OtpInvalid => Self::new(StatusCode::UNAUTHORIZED, "Invalid or expired OTP"),
             // 004, Resend OTP: 400 when resent too soon, with the seconds left
