@@ -78,8 +78,7 @@ pub fn client_ip(req: &Request, trusted_header: Option<&str>) -> String {
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
             .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .last();
+            .rfind(|v| !v.is_empty());
         if let Some(ip) = forwarded {
             return ip.to_owned();
         }
@@ -109,36 +108,6 @@ fn cors(config: &Config) -> Option<CorsLayer> {
             ])
             .max_age(std::time::Duration::from_secs(600)),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn req(headers: &[(&str, &str)]) -> Request {
-        let mut b = axum::http::Request::builder().uri("/x");
-        for (k, v) in headers {
-            b = b.header(*k, *v);
-        }
-        let mut r = b.body(axum::body::Body::empty()).unwrap();
-        r.extensions_mut()
-            .insert(axum::extract::ConnectInfo(SocketAddr::from((
-                [10, 0, 0, 9],
-                5000,
-            ))));
-        r
-    }
-
-    #[test]
-    fn client_ip_is_the_peer_unless_a_trusted_header_is_configured() {
-        let forwarded = [("x-forwarded-for", "6.6.6.6, 203.0.113.7")];
-        assert_eq!(client_ip(&req(&forwarded), None), "10.0.0.9");
-        assert_eq!(
-            client_ip(&req(&forwarded), Some("X-Forwarded-For")),
-            "203.0.113.7"
-        );
-        assert_eq!(client_ip(&req(&[]), Some("X-Forwarded-For")), "10.0.0.9");
-    }
 }
 
 async fn not_found() -> Response {
@@ -172,4 +141,34 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(headers: &[(&str, &str)]) -> Request {
+        let mut b = axum::http::Request::builder().uri("/x");
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let mut r = b.body(axum::body::Body::empty()).unwrap();
+        r.extensions_mut()
+            .insert(axum::extract::ConnectInfo(SocketAddr::from((
+                [10, 0, 0, 9],
+                5000,
+            ))));
+        r
+    }
+
+    #[test]
+    fn client_ip_is_the_peer_unless_a_trusted_header_is_configured() {
+        let forwarded = [("x-forwarded-for", "6.6.6.6, 203.0.113.7")];
+        assert_eq!(client_ip(&req(&forwarded), None), "10.0.0.9");
+        assert_eq!(
+            client_ip(&req(&forwarded), Some("X-Forwarded-For")),
+            "203.0.113.7"
+        );
+        assert_eq!(client_ip(&req(&[]), Some("X-Forwarded-For")), "10.0.0.9");
+    }
 }
