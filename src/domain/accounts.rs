@@ -158,10 +158,13 @@ impl Accounts {
             .login_failures(&key, now - throttle.window_seconds)
             .await?;
         if let Some(wait) = throttle.wait(failures, oldest, now) {
+            tracing::warn!(account = %key, wait, "password login throttled");
             return Err(Error::Throttled { wait });
         }
         let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
         if !self.hasher.verify(password, hash).await? {
+            // Inside the request span, so the line carries the client address.
+            tracing::info!(account = %key, "failed password login");
             self.store.record_login_failure(&key, now).await?;
             return Err(Error::InvalidCredentials);
         }

@@ -48,19 +48,45 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-        .layer(
+        .layer({
+            let proxy_header = state.config.trusted_proxy_header.clone();
             TraceLayer::new_for_http()
-                // The path only: no query string, no headers, so no token reaches the log.
-                .make_span_with(|req: &Request| {
-                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                // The path and client only: no query string, no headers, so no
+                // token reaches the log.
+                .make_span_with(move |req: &Request| {
+                    let ip = client_ip(req, proxy_header.as_deref());
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), client = %ip)
                 })
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
-        );
+                .on_response(DefaultOnResponse::new().level(Level::INFO))
+        });
     let router = match cors(&state.config) {
         Some(layer) => router.layer(layer),
         None => router,
     };
     router.with_state(state)
+}
+
+/// The client's address: from `trusted_header` when configured (its last
+/// entry, the one the trusted proxy itself appended, so a client cannot spoof
+/// it by sending the header), otherwise the peer address.
+pub fn client_ip(req: &Request, trusted_header: Option<&str>) -> String {
+    if let Some(name) = trusted_header {
+        let forwarded = req
+            .headers()
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .rfind(|v| !v.is_empty());
+        if let Some(ip) = forwarded {
+            return ip.to_owned();
+        }
+    }
+    req.extensions()
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 fn cors(config: &Config) -> Option<CorsLayer> {
@@ -115,4 +141,34 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(headers: &[(&str, &str)]) -> Request {
+        let mut b = axum::http::Request::builder().uri("/x");
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let mut r = b.body(axum::body::Body::empty()).unwrap();
+        r.extensions_mut()
+            .insert(axum::extract::ConnectInfo(SocketAddr::from((
+                [10, 0, 0, 9],
+                5000,
+            ))));
+        r
+    }
+
+    #[test]
+    fn client_ip_is_the_peer_unless_a_trusted_header_is_configured() {
+        let forwarded = [("x-forwarded-for", "6.6.6.6, 203.0.113.7")];
+        assert_eq!(client_ip(&req(&forwarded), None), "10.0.0.9");
+        assert_eq!(
+            client_ip(&req(&forwarded), Some("X-Forwarded-For")),
+            "203.0.113.7"
+        );
+        assert_eq!(client_ip(&req(&[]), Some("X-Forwarded-For")), "10.0.0.9");
+    }
 }

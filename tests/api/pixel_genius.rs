@@ -3,6 +3,7 @@
 use crate::harness::{claims, TestApp};
 use accountd::domain::directory::UserInput;
 use accountd::domain::secret::Secret;
+use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -781,4 +782,41 @@ async fn wrong_methods_and_unknown_paths_answer_in_drf_words() {
         (r.status, r.body),
         (StatusCode::NOT_FOUND, json!({"detail": "Not found."}))
     );
+}
+
+#[tokio::test]
+async fn twenty_simultaneous_logins_send_one_code_only() {
+    let app = TestApp::spawn().await;
+    otp_user(&app).await;
+    let replies = join_all((0..20).map(|_| app.post("/accounts/login/", olga(None)))).await;
+    let sent = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .count();
+    let waited = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((sent, waited), (1, 19));
+    assert_eq!(app.sms.all().len(), 1);
+}
+
+#[tokio::test]
+async fn twenty_simultaneous_uses_of_one_code_sign_in_once() {
+    let app = TestApp::spawn().await;
+    otp_user(&app).await;
+    app.post("/accounts/login/", olga(None)).await;
+    let code = app.sms.last_code(PHONE);
+    let replies = join_all((0..20).map(|_| app.post("/accounts/login/", olga(Some(&code))))).await;
+    let ok = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .count();
+    let invalid = replies
+        .iter()
+        .filter(|r| {
+            (r.status, &r.body) == (StatusCode::BAD_REQUEST, &json!({"message": "Invalid OTP."}))
+        })
+        .count();
+    assert_eq!((ok, invalid), (1, 19));
 }
