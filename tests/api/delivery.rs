@@ -74,6 +74,23 @@ async fn sign_in(app: &TestApp, phone: &str) -> Pair {
     Pair::of(&r)
 }
 
+/// A pair from a contract without sessions (pixel_genius), for a user "ann".
+async fn pixel_genius_pair(app: &TestApp) -> Pair {
+    app.user_with_password("ann", None, "ann's long password")
+        .await;
+    let r = app
+        .post(
+            "/accounts/login/",
+            json!({"username": "ann", "password": "ann's long password"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    Pair {
+        access: r.body["access"].as_str().unwrap().to_owned(),
+        refresh: r.body["refresh"].as_str().unwrap().to_owned(),
+    }
+}
+
 async fn refresh(app: &TestApp, token: &str) -> Reply {
     app.post(REFRESH, json!({"refresh_token": token})).await
 }
@@ -586,15 +603,8 @@ async fn me_and_logout_without_a_valid_access_token_return_401() {
     let app = TestApp::spawn().await;
     let pair = sign_in(&app, PHONE).await;
     // A token of a contract without sessions is not a delivery session's.
-    app.user_with_password("ann", None, "ann's long password")
-        .await;
-    let other = app
-        .post(
-            "/accounts/login/",
-            json!({"username": "ann", "password": "ann's long password"}),
-        )
-        .await;
-    let other_access = other.body["access"].as_str().unwrap().to_owned();
+    let other = pixel_genius_pair(&app).await;
+    let other_access = other.access.clone();
     for (path, is_get) in [(ME, true), (LOGOUT, false)] {
         let call = |token: Option<String>| {
             let app = &app;
@@ -845,14 +855,7 @@ async fn logout_ends_the_session_so_me_and_refresh_fail_at_once() {
 async fn refresh_with_a_bad_expired_or_wrong_type_token_returns_401() {
     let app = TestApp::spawn().await;
     let pair = sign_in(&app, PHONE).await;
-    app.user_with_password("ann", None, "ann's long password")
-        .await;
-    let other = app
-        .post(
-            "/accounts/login/",
-            json!({"username": "ann", "password": "ann's long password"}),
-        )
-        .await;
+    let other = pixel_genius_pair(&app).await;
     let mut forged = pair.refresh.clone();
     forged.pop();
     forged.push(if pair.refresh.ends_with('A') {
@@ -864,7 +867,7 @@ async fn refresh_with_a_bad_expired_or_wrong_type_token_returns_401() {
         "garbage".to_owned(),
         forged,
         pair.access.clone(),
-        other.body["refresh"].as_str().unwrap().to_owned(),
+        other.refresh.clone(),
     ] {
         let r = refresh(&app, &token).await;
         assert_eq!(
