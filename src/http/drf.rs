@@ -140,3 +140,57 @@ impl From<crate::domain::Error> for DrfError {
         }
     }
 }
+
+/// What simplejwt 5.4's `JWTAuthentication` and DRF answer when a view needs
+/// an authenticated user (`IsAuthenticated`): all 401 with `WWW-Authenticate`.
+impl DrfError {
+    /// No `Authorization: Bearer …` header: DRF's NotAuthenticated.
+    pub fn not_authenticated() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            json!({"detail": "Authentication credentials were not provided."}),
+        )
+    }
+
+    /// `Bearer` with no token, or with more than one (`get_raw_token`).
+    pub fn bad_authorization_header() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            json!({
+                "detail": "Authorization header must contain two space-delimited values",
+                "code": "bad_authorization_header"
+            }),
+        )
+    }
+
+    /// How `JWTAuthentication` refuses the user behind an access token:
+    /// `get_validated_token` lists each token class it tried (only
+    /// `AccessToken` here) with its reason, and `get_user` names a deleted or
+    /// deactivated user. Other failures are internal.
+    pub fn authentication(e: crate::domain::Error) -> Self {
+        use crate::domain::Error as E;
+        match e {
+            E::TokenInvalid(p) => Self::new(
+                StatusCode::UNAUTHORIZED,
+                json!({
+                    "detail": "Given token not valid for any token type",
+                    "code": "token_not_valid",
+                    "messages": [{
+                        "token_class": "AccessToken",
+                        "token_type": "access",
+                        "message": token_message(p)
+                    }]
+                }),
+            ),
+            E::Inactive => Self::new(
+                StatusCode::UNAUTHORIZED,
+                json!({"detail": "User is inactive", "code": "user_inactive"}),
+            ),
+            E::NotFound(_) => Self::new(
+                StatusCode::UNAUTHORIZED,
+                json!({"detail": "User not found", "code": "user_not_found"}),
+            ),
+            other => Self::from(other),
+        }
+    }
+}

@@ -6,3 +6,4 @@
 mod cli;
 mod harness;
 mod pixel_genius;
+mod university;
