@@ -5,5 +5,6 @@
 
 mod cli;
 mod harness;
+mod password_policy;
 mod pixel_genius;
 mod university;
