@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod cli;
+mod cors;
 mod harness;
 mod password_policy;
 mod pixel_genius;
