@@ -59,13 +59,15 @@ impl DrfError {
         Self::new(StatusCode::BAD_REQUEST, errors.to_json())
     }
 
-    /// 429 as DRF's throttling answers, with `Retry-After`.
+    /// 429 as DRF's throttling answers, with `Retry-After`. DRF's
+    /// `Throttled` says "second" for a wait of one (ngettext), "seconds" otherwise.
     pub fn throttled(wait: i64) -> Self {
+        let unit = if wait == 1 { "second" } else { "seconds" };
         Self {
             retry_after: Some(wait),
             ..Self::new(
                 StatusCode::TOO_MANY_REQUESTS,
-                json!({"detail": format!("Request was throttled. Expected available in {wait} seconds.")}),
+                json!({"detail": format!("Request was throttled. Expected available in {wait} {unit}.")}),
             )
         }
     }
