@@ -787,10 +787,10 @@ async fn a_deactivated_users_tokens_are_refused_at_profile_and_refresh() {
 }
 
 #[tokio::test]
-async fn a_deleted_users_token_is_refused_at_profile_with_user_not_found() {
+async fn a_deleted_users_tokens_are_refused_with_user_not_found_at_profile_and_at_refresh() {
     let app = TestApp::spawn().await;
     let user = john(&app).await;
-    let (access, _) = tokens(&app, "john_doe", JOHN_PASSWORD).await;
+    let (access, refresh) = tokens(&app, "john_doe", JOHN_PASSWORD).await;
     let pool = sqlx::SqlitePool::connect(&app.db_url).await.unwrap();
     sqlx::query("DELETE FROM users WHERE id = ?")
         .bind(user.id.0)
@@ -806,6 +806,14 @@ async fn a_deleted_users_token_is_refused_at_profile_with_user_not_found() {
         )
     );
     assert_eq!(r.header("www-authenticate"), REALM);
+    let r = app.post(REFRESH, json!({"refresh_token": refresh})).await;
+    assert_eq!(
+        (r.status, r.body),
+        (
+            StatusCode::UNAUTHORIZED,
+            json!({"success": false, "message": "Invalid refresh token"})
+        )
+    );
 }
 
 #[tokio::test]
