@@ -4,7 +4,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod cli;
+mod cors;
 mod harness;
+mod password_policy;
 mod pixel_genius;
 mod simple;
 mod sms_webhook;
+mod university;

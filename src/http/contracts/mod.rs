@@ -3,6 +3,7 @@
 
 pub mod pixel_genius;
 pub mod simple;
+pub mod university;
 
 use super::AppState;
 use crate::config::Contract;
@@ -14,7 +15,8 @@ pub fn router(contract: Contract) -> Router<AppState> {
     match contract {
         Contract::PixelGenius => pixel_genius::router(),
         Contract::Simple => simple::router(),
+        Contract::University => university::router(),
         // Not built yet: not mounted.
-        Contract::Delivery | Contract::University | Contract::Kikapu => Router::new(),
+        Contract::Delivery | Contract::Kikapu => Router::new(),
     }
 }

@@ -124,8 +124,8 @@ async fn login(
         })
         .await?;
     Ok(match outcome {
-        LoginOutcome::Tokens(signed) => {
-            Json(json!({"refresh": signed.0.refresh.token, "access": signed.0.access.token}))
+        LoginOutcome::Tokens(pair, _) => {
+            Json(json!({"refresh": pair.refresh.token, "access": pair.access.token}))
                 .into_response()
         }
         LoginOutcome::OtpSent => {

@@ -117,8 +117,8 @@ async fn login(
         .await
         .map_err(ApiError::login)?;
     match outcome {
-        LoginOutcome::Tokens(signed) => Ok(Json(
-            json!({"refresh": signed.0.refresh.token, "access": signed.0.access.token}),
+        LoginOutcome::Tokens(pair, _) => Ok(Json(
+            json!({"refresh": pair.refresh.token, "access": pair.access.token}),
         )
         .into_response()),
         // Without a second factor offered, the domain never asks for one.
