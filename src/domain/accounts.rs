@@ -148,10 +148,18 @@ impl Accounts {
         Ok(user)
     }
 
-    /// Password first, always; then, for an account with `otp_enabled` on a
-    /// contract that offers it, the SMS code (000-pixel-genius.md, Login API).
+    /// Password first, always; then, for an account with `otp_enabled`, the
+    /// SMS code (000-pixel-genius.md, Login API). Such an account cannot sign
+    /// in where the contract offers no code step.
     pub async fn login_with_password(&self, login: PasswordLogin<'_>) -> Result<LoginOutcome> {
         let user = self.check_password(&login.name, login.password).await?;
+        if user.otp_enabled && login.second_factor.is_none() {
+            tracing::info!(
+                user = user.id.0,
+                "password login refused: second factor required"
+            );
+            return Err(Error::SecondFactorRequired);
+        }
         if let Some(spec) = login.second_factor.filter(|_| user.otp_enabled) {
             let phone = user.phone.clone().ok_or(Error::SmsFailed)?;
             // An empty code is no code, as `if otp:` in the original view.

@@ -130,7 +130,7 @@ impl From<crate::domain::Error> for DrfError {
             E::TokenInvalid(p) => Self::token(p),
             E::Inactive | E::NotFound(_) => Self::no_active_account(),
             E::Throttled { wait } | E::OtpTooSoon { wait } => Self::throttled(wait),
-            E::InvalidCredentials => Self::new(
+            E::InvalidCredentials | E::SecondFactorRequired => Self::new(
                 StatusCode::UNAUTHORIZED,
                 json!({"detail": "No active account found with the given credentials"}),
             ),

@@ -1112,3 +1112,32 @@ async fn logout_without_a_valid_access_token_is_refused_by_authentication_first(
         }})
     );
 }
+
+#[tokio::test]
+async fn an_account_with_otp_enabled_cannot_bypass_its_code_at_university_login() {
+    let app = TestApp::spawn().await;
+    app.user(accountd::domain::directory::UserInput {
+        username: Some("olga".into()),
+        phone: Some("+12025550177".into()),
+        password: Some(accountd::domain::secret::Secret::from(
+            "olga's long password",
+        )),
+        otp_enabled: Some(true),
+        ..Default::default()
+    })
+    .await;
+    let r = app
+        .post(
+            "/api/auth/login/",
+            json!({"username": "olga", "password": "olga's long password"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body),
+        (
+            StatusCode::UNAUTHORIZED,
+            json!({"success": false, "message": "Invalid credentials",
+                   "errors": {"non_field_errors": ["Invalid username or password"]}})
+        )
+    );
+}

@@ -43,7 +43,7 @@ impl ApiError {
     fn login(e: Error) -> Self {
         match e {
             // 002, User Login: 401 "Invalid username or password".
-            Error::InvalidCredentials | Error::Inactive => {
+            Error::InvalidCredentials | Error::Inactive | Error::SecondFactorRequired => {
                 Self::new(StatusCode::UNAUTHORIZED, "Invalid username or password")
             }
             other => Self::common(other),

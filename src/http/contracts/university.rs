@@ -99,11 +99,13 @@ impl ApiError {
         match e {
             // 003, User Login: 401 "Invalid credentials". An inactive account
             // is refused alike, as Django's authenticate() refuses it.
-            Error::InvalidCredentials | Error::Inactive => ApiError::Envelope {
-                status: StatusCode::UNAUTHORIZED,
-                message: "Invalid credentials",
-                errors: Some(json!({"non_field_errors": ["Invalid username or password"]})),
-            },
+            Error::InvalidCredentials | Error::Inactive | Error::SecondFactorRequired => {
+                ApiError::Envelope {
+                    status: StatusCode::UNAUTHORIZED,
+                    message: "Invalid credentials",
+                    errors: Some(json!({"non_field_errors": ["Invalid username or password"]})),
+                }
+            }
             // INTERFACE.md, "Logins that guess": university 429 as DRF throttling does.
             Error::Throttled { wait } => ApiError::Drf(DrfError::throttled(wait)),
             other => Self::internal(other),
