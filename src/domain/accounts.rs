@@ -33,10 +33,12 @@ pub struct TokenPair {
 }
 
 /// How a password login went, when it did not fail.
+// Made once per login and matched at once; boxing the user would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum LoginOutcome {
     /// Signed in.
-    Tokens(Box<(TokenPair, User)>),
+    Tokens(TokenPair, User),
     /// The account wants a second factor; a code was sent to its phone.
     OtpSent,
 }
@@ -125,9 +127,10 @@ impl Accounts {
         Ok(user)
     }
 
-    /// `check_password` for accounts of one role only: any other account is
-    /// refused as invalid credentials, and `Inactive` is told only to a
-    /// caller who knew the password of an account of that role.
+    /// A password sign-in, with no code step, for accounts of one role only:
+    /// any other account is refused as invalid credentials, `Inactive` is told
+    /// only to a caller who knew the password of an account of that role, and
+    /// an account that requires an SMS code is refused (`SecondFactorRequired`).
     pub async fn check_password_as(
         &self,
         name: &LoginName,
@@ -140,6 +143,13 @@ impl Accounts {
         }
         if !user.is_active {
             return Err(Error::Inactive);
+        }
+        if user.otp_enabled {
+            tracing::info!(
+                user = user.id.0,
+                "password login refused: second factor required"
+            );
+            return Err(Error::SecondFactorRequired);
         }
         Ok(user)
     }
@@ -175,10 +185,18 @@ impl Accounts {
         Ok(user)
     }
 
-    /// Password first, always; then, for an account with `otp_enabled` on a
-    /// contract that offers it, the SMS code (000-pixel-genius.md, Login API).
+    /// Password first, always; then, for an account with `otp_enabled`, the
+    /// SMS code (000-pixel-genius.md, Login API). Such an account cannot sign
+    /// in where the contract offers no code step.
     pub async fn login_with_password(&self, login: PasswordLogin<'_>) -> Result<LoginOutcome> {
         let user = self.check_password(&login.name, login.password).await?;
+        if user.otp_enabled && login.second_factor.is_none() {
+            tracing::info!(
+                user = user.id.0,
+                "password login refused: second factor required"
+            );
+            return Err(Error::SecondFactorRequired);
+        }
         if let Some(spec) = login.second_factor.filter(|_| user.otp_enabled) {
             let phone = user.phone.clone().ok_or(Error::SmsFailed)?;
             // An empty code is no code, as `if otp:` in the original view.
@@ -191,7 +209,7 @@ impl Accounts {
             }
         }
         let pair = self.issue_pair(&user, login.lifetimes, None).await?;
-        Ok(LoginOutcome::Tokens(Box::new((pair, user))))
+        Ok(LoginOutcome::Tokens(pair, user))
     }
 
     /// Issue an access and a refresh token for `user`, remember the refresh
@@ -268,7 +286,26 @@ impl Accounts {
             .signer
             .verify(refresh, TokenKind::Refresh, self.now())
             .map_err(Error::TokenInvalid)?;
-        self.check_session(&claims, TokenKind::Refresh).await?;
+        self.blacklist(&claims).await
+    }
+
+    /// A logout by an authenticated user: as `logout`, but a refresh token
+    /// that belongs to someone else is refused as invalid and left alone.
+    pub async fn logout_as(&self, user: UserId, refresh: &str) -> Result<()> {
+        let claims = self
+            .signer
+            .verify(refresh, TokenKind::Refresh, self.now())
+            .map_err(Error::TokenInvalid)?;
+        if claims.user() != user {
+            return Err(Error::TokenInvalid(TokenProblem::InvalidOrExpired));
+        }
+        self.blacklist(&claims).await
+    }
+
+    /// Blacklist in one round trip: the insert's conflict says it already was.
+    /// A session's refresh token must be its live one, and ends the session.
+    async fn blacklist(&self, claims: &Claims) -> Result<()> {
+        self.check_session(claims, TokenKind::Refresh).await?;
         if !self
             .store
             .blacklist(&claims.jti, claims.user(), claims.exp, self.now())

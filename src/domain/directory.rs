@@ -5,6 +5,7 @@ use super::clock::UnixTime;
 use super::error::{Error, Result};
 use super::org::{NewOrg, Org, OrgId};
 use super::password;
+use super::password_policy::{self, Owner};
 use super::phone::{Phone, PhoneError};
 use super::ports::Store;
 use super::secret::Secret;
@@ -119,7 +120,17 @@ pub async fn create_user(
         .transpose()?
         .unwrap_or_default();
     let password_hash = match input.password {
-        Some(p) => Some(hash(p).await?),
+        Some(p) => {
+            password_policy::check(
+                &p,
+                Owner {
+                    username: username.as_deref(),
+                    email: email.as_deref(),
+                    phone: phone.as_ref().map(Phone::as_str),
+                },
+            )?;
+            Some(hash(p).await?)
+        }
         None => None,
     };
     store
@@ -155,22 +166,36 @@ pub async fn update_user(
             "--otp-enabled needs a --phone to send codes to".into(),
         ));
     }
+    let username = no_blank(input.username)
+        .map(|u| check_username(&u))
+        .transpose()?;
+    let email = no_blank(input.email).map(|e| check_email(&e)).transpose()?;
+    let profile = input.profile.map(|p| check_profile(&p)).transpose()?;
+    // The password is checked against the account as it will be after this change.
     let password_hash = match input.password {
-        Some(p) => Some(hash(p).await?),
+        Some(p) => {
+            password_policy::check(
+                &p,
+                Owner {
+                    username: username.as_deref().or(current.username.as_deref()),
+                    email: email.as_deref().or(current.email.as_deref()),
+                    phone: phone.as_ref().or(current.phone.as_ref()).map(Phone::as_str),
+                },
+            )?;
+            Some(hash(p).await?)
+        }
         None => None,
     };
     let patch = UserPatch {
-        username: no_blank(input.username)
-            .map(|u| check_username(&u))
-            .transpose()?,
-        email: no_blank(input.email).map(|e| check_email(&e)).transpose()?,
+        username,
+        email,
         phone,
         first_name: input.first_name,
         last_name: input.last_name,
         role: no_blank(input.role),
         is_active: input.is_active,
         otp_enabled: input.otp_enabled,
-        profile: input.profile.map(|p| check_profile(&p)).transpose()?,
+        profile,
         password_hash,
     };
     store.update_user(id, &patch).await

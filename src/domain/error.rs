@@ -10,6 +10,11 @@ pub enum Error {
     /// The credentials were right but the account is deactivated.
     #[error("account is inactive")]
     Inactive,
+    /// The password was right, but the account requires an SMS code and this
+    /// contract has no step to enter one. Contracts answer it as invalid
+    /// credentials: a second factor must not be bypassed through another API.
+    #[error("the account requires a second factor this contract cannot take")]
+    SecondFactorRequired,
     /// A one-time code was wrong, expired, used or burned.
     #[error("invalid one-time code")]
     OtpInvalid,

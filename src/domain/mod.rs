@@ -8,6 +8,7 @@ pub mod error;
 pub mod org;
 pub mod otp;
 pub mod password;
+pub mod password_policy;
 pub mod phone;
 pub mod ports;
 pub mod secret;

@@ -59,13 +59,15 @@ impl DrfError {
         Self::new(StatusCode::BAD_REQUEST, errors.to_json())
     }
 
-    /// 429 as DRF's throttling answers, with `Retry-After`.
+    /// 429 as DRF's throttling answers, with `Retry-After`. DRF's
+    /// `Throttled` says "second" for a wait of one (ngettext), "seconds" otherwise.
     pub fn throttled(wait: i64) -> Self {
+        let unit = if wait == 1 { "second" } else { "seconds" };
         Self {
             retry_after: Some(wait),
             ..Self::new(
                 StatusCode::TOO_MANY_REQUESTS,
-                json!({"detail": format!("Request was throttled. Expected available in {wait} seconds.")}),
+                json!({"detail": format!("Request was throttled. Expected available in {wait} {unit}.")}),
             )
         }
     }
@@ -128,7 +130,7 @@ impl From<crate::domain::Error> for DrfError {
             E::TokenInvalid(p) => Self::token(p),
             E::Inactive | E::NotFound(_) => Self::no_active_account(),
             E::Throttled { wait } | E::OtpTooSoon { wait } => Self::throttled(wait),
-            E::InvalidCredentials => Self::new(
+            E::InvalidCredentials | E::SecondFactorRequired => Self::new(
                 StatusCode::UNAUTHORIZED,
                 json!({"detail": "No active account found with the given credentials"}),
             ),
@@ -137,6 +139,60 @@ impl From<crate::domain::Error> for DrfError {
                 tracing::error!(error = %other, "request failed");
                 Self::internal()
             }
+        }
+    }
+}
+
+/// What simplejwt 5.4's `JWTAuthentication` and DRF answer when a view needs
+/// an authenticated user (`IsAuthenticated`): all 401 with `WWW-Authenticate`.
+impl DrfError {
+    /// No `Authorization: Bearer …` header: DRF's NotAuthenticated.
+    pub fn not_authenticated() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            json!({"detail": "Authentication credentials were not provided."}),
+        )
+    }
+
+    /// `Bearer` with no token, or with more than one (`get_raw_token`).
+    pub fn bad_authorization_header() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            json!({
+                "detail": "Authorization header must contain two space-delimited values",
+                "code": "bad_authorization_header"
+            }),
+        )
+    }
+
+    /// How `JWTAuthentication` refuses the user behind an access token:
+    /// `get_validated_token` lists each token class it tried (only
+    /// `AccessToken` here) with its reason, and `get_user` names a deleted or
+    /// deactivated user. Other failures are internal.
+    pub fn authentication(e: crate::domain::Error) -> Self {
+        use crate::domain::Error as E;
+        match e {
+            E::TokenInvalid(p) => Self::new(
+                StatusCode::UNAUTHORIZED,
+                json!({
+                    "detail": "Given token not valid for any token type",
+                    "code": "token_not_valid",
+                    "messages": [{
+                        "token_class": "AccessToken",
+                        "token_type": "access",
+                        "message": token_message(p)
+                    }]
+                }),
+            ),
+            E::Inactive => Self::new(
+                StatusCode::UNAUTHORIZED,
+                json!({"detail": "User is inactive", "code": "user_inactive"}),
+            ),
+            E::NotFound(_) => Self::new(
+                StatusCode::UNAUTHORIZED,
+                json!({"detail": "User not found", "code": "user_not_found"}),
+            ),
+            other => Self::from(other),
         }
     }
 }

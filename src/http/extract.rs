@@ -268,6 +268,8 @@ impl Bearer {
         };
         let parts: Vec<&str> = text.split_whitespace().collect();
         match parts.as_slice() {
+            // An empty header is no credentials, as simplejwt's get_raw_token reads it.
+            [] => Bearer::Missing,
             [scheme, ..] if !scheme.eq_ignore_ascii_case("bearer") => Bearer::Missing,
             [_, token] => Bearer::Token((*token).to_owned()),
             _ => Bearer::Malformed,
@@ -350,6 +352,8 @@ mod tests {
         h.insert(AUTHORIZATION, "Bearer".parse().unwrap());
         assert_eq!(Bearer::from_headers(&h), Bearer::Malformed);
         h.insert(AUTHORIZATION, "Basic abc".parse().unwrap());
+        assert_eq!(Bearer::from_headers(&h), Bearer::Missing);
+        h.insert(AUTHORIZATION, "".parse().unwrap());
         assert_eq!(Bearer::from_headers(&h), Bearer::Missing);
     }
 }

@@ -89,22 +89,45 @@ pub fn client_ip(req: &Request, trusted_header: Option<&str>) -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
+/// The CORS layer for `ACCOUNTD_CORS_ORIGINS`, or none when it is unset.
+/// Origins are compared as browsers send them (scheme://host[:port], no
+/// trailing slash); `*` allows every origin. No credentials are allowed:
+/// every contract sends its tokens in headers or bodies, never in cookies.
 fn cors(config: &Config) -> Option<CorsLayer> {
     if config.cors_origins.is_empty() {
         return None;
     }
-    let origins: Vec<HeaderValue> = config
-        .cors_origins
-        .iter()
-        .filter_map(|o| HeaderValue::from_str(o).ok())
-        .collect();
+    let allow_origin = if config.cors_origins.iter().any(|o| o == "*") {
+        // AllowOrigin::list panics on a wildcard; say what is meant instead.
+        AllowOrigin::any()
+    } else {
+        let origins: Vec<HeaderValue> = config
+            .cors_origins
+            .iter()
+            .filter_map(|o| {
+                let origin = o.trim_end_matches('/');
+                let value = HeaderValue::from_str(origin).ok();
+                if value.is_none() {
+                    tracing::warn!(origin = %o, "ignoring a CORS origin that is no header value");
+                }
+                value
+            })
+            .collect();
+        AllowOrigin::list(origins)
+    };
     Some(
         CorsLayer::new()
-            .allow_origin(AllowOrigin::list(origins))
+            .allow_origin(allow_origin)
             .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
             .allow_headers([
                 axum::http::header::AUTHORIZATION,
                 axum::http::header::CONTENT_TYPE,
+            ])
+            // Not CORS-safelisted: without this a page cannot read how long
+            // to wait after a 429, nor the challenge of a 401.
+            .expose_headers([
+                axum::http::header::RETRY_AFTER,
+                axum::http::header::WWW_AUTHENTICATE,
             ])
             .max_age(std::time::Duration::from_secs(600)),
     )

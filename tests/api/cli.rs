@@ -411,3 +411,67 @@ fn serve_mounts_only_the_contracts_it_is_told_to() {
         .unwrap();
     assert_eq!(here.status(), 400);
 }
+
+#[test]
+fn sigterm_drains_a_request_in_flight_before_exiting_zero() {
+    // A webhook gateway that takes a second to answer keeps a login in flight.
+    let gateway = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hook = format!("http://{}/sms", gateway.local_addr().unwrap());
+    let (arrived, sms_arrived) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in gateway.incoming() {
+            let mut stream = stream.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = arrived.send(());
+            std::thread::sleep(std::time::Duration::from_millis(1000));
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        }
+    });
+    let (_dir, db) = temp_db();
+    ok(run_cli(
+        &db,
+        &[
+            "user",
+            "create",
+            "--username",
+            "olga",
+            "--phone",
+            "+12025550123",
+            "--otp-enabled",
+            "--password",
+            "olga's long password",
+        ],
+        None,
+    ));
+    let server = Server::start(
+        &db,
+        &[
+            ("ACCOUNTD_SMS_PROVIDER", "webhook"),
+            ("ACCOUNTD_SMS_WEBHOOK_URL", &hook),
+        ],
+    );
+    let url = format!("{}/accounts/login/", server.url);
+    let in_flight = std::thread::spawn(move || {
+        let r = reqwest::blocking::Client::new()
+            .post(url)
+            .json(&json!({"username": "olga", "password": "olga's long password"}))
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.text().unwrap())
+    });
+    // The login is now waiting on the gateway: stop the server under it.
+    sms_arrived
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .unwrap();
+    assert_eq!(server.stop(), 0);
+    assert_eq!(
+        in_flight.join().unwrap(),
+        (
+            200,
+            r#"{"message":"OTP sent to your phone number."}"#.to_owned()
+        )
+    );
+}

@@ -675,3 +675,34 @@ async fn ten_failed_agent_logins_throttle_the_account_with_429() {
         (StatusCode::OK, agent_body(&user))
     );
 }
+
+#[tokio::test]
+async fn an_agent_whose_account_requires_an_sms_code_cannot_log_in_by_password_alone() {
+    let app = TestApp::spawn().await;
+    let user = agent(&app, true).await;
+    directory::update_user(
+        app.state.accounts.store().as_ref(),
+        user.id,
+        UserInput {
+            otp_enabled: Some(true),
+            ..UserInput::default()
+        },
+        false,
+    )
+    .await
+    .unwrap();
+    let r = app
+        .post(
+            AGENT,
+            json!({"phoneNumber": PHONE, "password": "securepassword"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body),
+        (
+            StatusCode::NOT_FOUND,
+            error("Agent not found or invalid credentials")
+        )
+    );
+    assert_eq!(app.reload(&user).await.last_login, None);
+}

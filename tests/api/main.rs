@@ -4,10 +4,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod cli;
+mod cors;
 mod delivery;
 mod harness;
 mod kikapu;
+mod password_policy;
 mod pixel_genius;
 mod simple;
 mod sms_gateways;
 mod sms_webhook;
+mod university;

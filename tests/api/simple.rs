@@ -84,8 +84,9 @@ async fn login_with_bad_credentials_returns_401_invalid_username_or_password() {
 }
 
 #[tokio::test]
-async fn an_account_with_otp_enabled_still_logs_in_with_its_password_here() {
-    // 002 has no second factor; the flag belongs to pixel_genius's flow.
+async fn an_account_with_otp_enabled_cannot_bypass_its_code_here() {
+    // 002 has no code step: a right password alone must not sign in an
+    // account that requires a second factor. No code is sent either.
     let app = TestApp::spawn().await;
     app.user(UserInput {
         phone: Some(PHONE.into()),
@@ -96,10 +97,10 @@ async fn an_account_with_otp_enabled_still_logs_in_with_its_password_here() {
     .await;
     let r = app.post("/api/login/", good()).await;
     assert_eq!(
-        (r.status, r.redacted()),
+        (r.status, r.body),
         (
-            StatusCode::OK,
-            json!({"refresh": "<jwt>", "access": "<jwt>"})
+            StatusCode::UNAUTHORIZED,
+            json!({"error": "Invalid username or password"})
         )
     );
     assert!(app.sms.all().is_empty());

@@ -92,8 +92,10 @@ impl ApiError {
 
     fn agent(e: Error) -> Self {
         match e {
-            // 004, Agent Login: 404 Agent not found or invalid credentials.
-            Error::InvalidCredentials => Self::new(
+            // 004, Agent Login: 404 Agent not found or invalid credentials;
+            // also an agent whose account requires an SMS code, which this
+            // endpoint cannot take.
+            Error::InvalidCredentials | Error::SecondFactorRequired => Self::new(
                 StatusCode::NOT_FOUND,
                 "Agent not found or invalid credentials",
             ),

@@ -5,6 +5,7 @@ pub mod delivery;
 pub mod kikapu;
 pub mod pixel_genius;
 pub mod simple;
+pub mod university;
 
 use super::AppState;
 use crate::config::Contract;
@@ -16,9 +17,8 @@ pub fn router(contract: Contract) -> Router<AppState> {
     match contract {
         Contract::PixelGenius => pixel_genius::router(),
         Contract::Simple => simple::router(),
+        Contract::University => university::router(),
         Contract::Delivery => delivery::router(),
         Contract::Kikapu => kikapu::router(),
-        // Not built yet: not mounted.
-        Contract::University => Router::new(),
     }
 }

@@ -65,7 +65,7 @@ impl From<Error> for LoginError {
         match e {
             // 000, Login API: "Invalid Credentials". An inactive account is
             // refused alike, as Django's authenticate() refuses it.
-            Error::InvalidCredentials | Error::Inactive => {
+            Error::InvalidCredentials | Error::Inactive | Error::SecondFactorRequired => {
                 Self::new(StatusCode::UNAUTHORIZED, "Invalid credentials.")
             }
             // 000, Login API: "Invalid OTP", also for a burned code (INTERFACE.md).
@@ -124,8 +124,8 @@ async fn login(
         })
         .await?;
     Ok(match outcome {
-        LoginOutcome::Tokens(signed) => {
-            Json(json!({"refresh": signed.0.refresh.token, "access": signed.0.access.token}))
+        LoginOutcome::Tokens(pair, _) => {
+            Json(json!({"refresh": pair.refresh.token, "access": pair.access.token}))
                 .into_response()
         }
         LoginOutcome::OtpSent => {

@@ -43,7 +43,7 @@ impl ApiError {
     fn login(e: Error) -> Self {
         match e {
             // 002, User Login: 401 "Invalid username or password".
-            Error::InvalidCredentials | Error::Inactive => {
+            Error::InvalidCredentials | Error::Inactive | Error::SecondFactorRequired => {
                 Self::new(StatusCode::UNAUTHORIZED, "Invalid username or password")
             }
             other => Self::common(other),
@@ -117,8 +117,8 @@ async fn login(
         .await
         .map_err(ApiError::login)?;
     match outcome {
-        LoginOutcome::Tokens(signed) => Ok(Json(
-            json!({"refresh": signed.0.refresh.token, "access": signed.0.access.token}),
+        LoginOutcome::Tokens(pair, _) => Ok(Json(
+            json!({"refresh": pair.refresh.token, "access": pair.access.token}),
         )
         .into_response()),
         // Without a second factor offered, the domain never asks for one.
