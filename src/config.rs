@@ -75,7 +75,7 @@ pub struct TokenTtl {
     pub refresh: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum SmsProvider {
     Console,
     Webhook { url: String },
@@ -127,11 +127,43 @@ pub struct Config {
     pub ttl: BTreeMap<Contract, TokenTtl>,
 }
 
+/// A URL as it may appear in a log: no password, no query string (a webhook
+/// may carry its token there).
+pub fn url_for_log(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            if u.query().is_some() {
+                u.set_query(Some("***"));
+            }
+            u.to_string()
+        }
+        Err(_) => "<unparsable URL>".to_owned(),
+    }
+}
+
+impl fmt::Debug for SmsProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SmsProvider::Console => f.write_str("Console"),
+            SmsProvider::Webhook { url } => f
+                .debug_struct("Webhook")
+                .field("url", &url_for_log(url))
+                .finish(),
+            SmsProvider::Twilio(t) => f.debug_tuple("Twilio").field(t).finish(),
+            SmsProvider::AfricasTalking(a) => f.debug_tuple("AfricasTalking").field(a).finish(),
+        }
+    }
+}
+
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The signing secret never reaches a log.
+        // No secret reaches a log: not the signing secret, not a password in
+        // the database URL, not a token in a webhook's query string.
         f.debug_struct("Config")
-            .field("database_url", &self.database_url)
+            .field("database_url", &url_for_log(&self.database_url))
             .field("listen", &self.listen)
             .field("contracts", &self.contracts)
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "***"))
@@ -380,6 +412,32 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn debug_output_hides_secrets_in_urls() {
+        let c = Config::from_sources(&vars(&[
+            (
+                "ACCOUNTD_DATABASE_URL",
+                "postgres://app:hunter2@db:5432/accounts",
+            ),
+            ("ACCOUNTD_JWT_SECRET", "s3cret-signing-key"),
+            ("ACCOUNTD_SMS_PROVIDER", "webhook"),
+            (
+                "ACCOUNTD_SMS_WEBHOOK_URL",
+                "https://hooks.example/sms?token=abc123",
+            ),
+        ]))
+        .unwrap();
+        let shown = format!("{c:?}");
+        for secret in ["hunter2", "s3cret-signing-key", "abc123"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(
+            shown.contains("postgres://app:***@db:5432/accounts"),
+            "{shown}"
+        );
+        assert!(shown.contains("https://hooks.example/sms?***"), "{shown}");
     }
 
     #[test]

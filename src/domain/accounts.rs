@@ -234,19 +234,6 @@ impl Accounts {
         Ok(TokenPair { access, refresh })
     }
 
-    /// A refresh token that verifies, is of the refresh type and is not blacklisted.
-    pub async fn verify_refresh(&self, token: &str) -> Result<Claims> {
-        let claims = self
-            .signer
-            .verify(token, TokenKind::Refresh, self.now())
-            .map_err(Error::TokenInvalid)?;
-        if self.store.is_blacklisted(&claims.jti).await? {
-            return Err(Error::TokenInvalid(TokenProblem::Revoked));
-        }
-        self.check_session(&claims, TokenKind::Refresh).await?;
-        Ok(claims)
-    }
-
     /// simplejwt's refresh: a new access token for a live refresh token whose
     /// user still exists and is active (`Inactive` otherwise, as simplejwt 5.4's
     /// "no_active_account"). One store round trip.
