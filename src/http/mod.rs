@@ -4,6 +4,7 @@
 pub mod contracts;
 pub mod drf;
 pub mod extract;
+pub mod keyed;
 
 use crate::config::{Config, Contract};
 use crate::domain::tokens::Lifetimes;

@@ -10,12 +10,11 @@ use crate::domain::phone::Phone;
 use crate::domain::secret::Secret;
 use crate::domain::user::User;
 use crate::domain::Error;
-use crate::http::drf::{with_retry_after, DrfError};
-use crate::http::extract::{Bearer, BodyError, FieldError, Fields};
+use crate::http::extract::{Bearer, FieldError, Fields};
+use crate::http::keyed::{ErrorKey, KeyedError};
 use crate::http::AppState;
 use axum::extract::State;
-use axum::http::header::WWW_AUTHENTICATE;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -42,26 +41,18 @@ pub fn router() -> Router<AppState> {
         .route("/api/accounts/auth/me", get(me))
 }
 
-/// `{"error": …}` with a status; `Retry-After` on 429 and
-/// `WWW-Authenticate` on the 401s of bearer-authenticated endpoints.
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    error: Value,
-    retry_after: Option<i64>,
-    challenge: bool,
+/// This contract's error bodies: `{"error": …}`.
+pub enum Shape {}
+
+impl ErrorKey for Shape {
+    const KEY: &'static str = "error";
 }
 
-impl ApiError {
-    fn new(status: StatusCode, error: impl Into<Value>) -> Self {
-        Self {
-            status,
-            error: error.into(),
-            retry_after: None,
-            challenge: false,
-        }
-    }
+/// `{"error": …}` with a status; `Retry-After` on 429 and
+/// `WWW-Authenticate` on the 401s of bearer-authenticated endpoints.
+pub type ApiError = KeyedError<Shape>;
 
+impl ApiError {
     fn fields(errors: Map<String, Value>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, Value::Object(errors))
     }
@@ -71,15 +62,11 @@ impl ApiError {
         match e {
             // INTERFACE.md, delivery: within the wait or past the hourly cap,
             // 429 with the seconds left (Supabase's own sentence).
-            Error::OtpTooSoon { wait } => Self {
-                retry_after: Some(wait),
-                ..Self::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    format!(
-                        "For security purposes, you can only request this after {wait} seconds."
-                    ),
-                )
-            },
+            Error::OtpTooSoon { wait } => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("For security purposes, you can only request this after {wait} seconds."),
+            )
+            .retry_after(wait),
             Error::SmsFailed => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Failed to send OTP"),
             other => Self::internal(other),
         }
@@ -119,37 +106,12 @@ impl ApiError {
     }
 
     fn unauthorized(message: &str) -> Self {
-        Self {
-            challenge: true,
-            ..Self::new(StatusCode::UNAUTHORIZED, message)
-        }
+        Self::new(StatusCode::UNAUTHORIZED, message).challenge()
     }
 
     fn internal(e: Error) -> Self {
         tracing::error!(error = %e, "request failed");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
-    }
-}
-
-impl From<BodyError> for ApiError {
-    fn from(e: BodyError) -> Self {
-        Self::new(DrfError::from(e.clone()).status, e.message())
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut response = (self.status, Json(json!({"error": self.error}))).into_response();
-        if self.challenge {
-            response.headers_mut().insert(
-                WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"api\""),
-            );
-        }
-        match self.retry_after {
-            Some(wait) => with_retry_after(response, wait),
-            None => response,
-        }
     }
 }
 

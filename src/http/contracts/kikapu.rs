@@ -10,8 +10,8 @@ use crate::domain::phone::Phone;
 use crate::domain::secret::Secret;
 use crate::domain::user::{LoginName, User};
 use crate::domain::Error;
-use crate::http::drf::{with_retry_after, DrfError};
-use crate::http::extract::{BodyError, FieldErrors, Fields};
+use crate::http::extract::{FieldErrors, Fields};
+use crate::http::keyed::{ErrorKey, KeyedError};
 use crate::http::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -38,23 +38,17 @@ pub fn router() -> Router<AppState> {
         .route("/auth/api/agent/login", post(agent_login))
 }
 
-/// `{"error": "…"}` with a status, and `Retry-After` on 429.
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    error: String,
-    retry_after: Option<i64>,
+/// This contract's error bodies: `{"error": …}`.
+pub enum Shape {}
+
+impl ErrorKey for Shape {
+    const KEY: &'static str = "error";
 }
 
-impl ApiError {
-    fn new(status: StatusCode, error: impl Into<String>) -> Self {
-        Self {
-            status,
-            error: error.into(),
-            retry_after: None,
-        }
-    }
+/// `{"error": "…"}` with a status, and `Retry-After` on 429.
+pub type ApiError = KeyedError<Shape>;
 
+impl ApiError {
     /// 004: "400 Bad Request - Invalid input data".
     fn fields(e: FieldErrors) -> Self {
         Self::new(StatusCode::BAD_REQUEST, e.sentence())
@@ -102,13 +96,11 @@ impl ApiError {
             // 004, Agent Login: 403 Agent account is inactive.
             Error::Inactive => Self::new(StatusCode::FORBIDDEN, "Agent account is inactive"),
             // INTERFACE.md, "Logins that guess": kikapu 429 {"error": …}.
-            Error::Throttled { wait } => Self {
-                retry_after: Some(wait),
-                ..Self::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    format!("Too many failed login attempts. Try again in {wait} seconds."),
-                )
-            },
+            Error::Throttled { wait } => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("Too many failed login attempts. Try again in {wait} seconds."),
+            )
+            .retry_after(wait),
             other => Self::internal(other),
         }
     }
@@ -116,22 +108,6 @@ impl ApiError {
     fn internal(e: Error) -> Self {
         tracing::error!(error = %e, "request failed");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
-    }
-}
-
-impl From<BodyError> for ApiError {
-    fn from(e: BodyError) -> Self {
-        Self::new(DrfError::from(e.clone()).status, e.message())
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let response = (self.status, Json(json!({"error": self.error}))).into_response();
-        match self.retry_after {
-            Some(wait) => with_retry_after(response, wait),
-            None => response,
-        }
     }
 }
 

@@ -8,8 +8,9 @@ use crate::domain::otp::OtpSpec;
 use crate::domain::secret::Secret;
 use crate::domain::user::LoginName;
 use crate::domain::Error;
-use crate::http::drf::{with_retry_after, DrfError};
-use crate::http::extract::{BodyError, FieldErrors, Fields};
+use crate::http::drf::DrfError;
+use crate::http::extract::{FieldErrors, Fields};
+use crate::http::keyed::{ErrorKey, KeyedError};
 use crate::http::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -31,32 +32,19 @@ pub fn router() -> Router<AppState> {
         .route("/accounts/refresh", post(refresh))
 }
 
-/// The login endpoint's error shape: `{"message": "…"}`.
-#[derive(Debug)]
-pub struct LoginError {
-    status: StatusCode,
-    message: String,
-    retry_after: Option<i64>,
+/// This contract's error bodies: `{"message": …}`.
+pub enum Shape {}
+
+impl ErrorKey for Shape {
+    const KEY: &'static str = "message";
 }
+
+/// The login endpoint's error shape: `{"message": "…"}`.
+pub type LoginError = KeyedError<Shape>;
 
 impl LoginError {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            message: message.into(),
-            retry_after: None,
-        }
-    }
-
     fn fields(e: FieldErrors) -> Self {
         Self::new(StatusCode::BAD_REQUEST, e.sentence())
-    }
-}
-
-impl From<BodyError> for LoginError {
-    fn from(e: BodyError) -> Self {
-        let status = DrfError::from(e.clone()).status;
-        Self::new(status, e.message())
     }
 }
 
@@ -71,36 +59,22 @@ impl From<Error> for LoginError {
             // 000, Login API: "Invalid OTP", also for a burned code (INTERFACE.md).
             Error::OtpInvalid => Self::new(StatusCode::BAD_REQUEST, "Invalid OTP."),
             // 000, Login API: "OTP Resend Too Soon"; the hourly cap answers alike.
-            Error::OtpTooSoon { wait } => Self {
-                retry_after: Some(wait),
-                ..Self::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    format!("Wait {wait} seconds before requesting a new OTP."),
-                )
-            },
+            Error::OtpTooSoon { wait } => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("Wait {wait} seconds before requesting a new OTP."),
+            )
+            .retry_after(wait),
             // INTERFACE.md, "Logins that guess": 429 {"message": …}.
-            Error::Throttled { wait } => Self {
-                retry_after: Some(wait),
-                ..Self::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    format!("Too many failed login attempts. Try again in {wait} seconds."),
-                )
-            },
+            Error::Throttled { wait } => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("Too many failed login attempts. Try again in {wait} seconds."),
+            )
+            .retry_after(wait),
             Error::SmsFailed => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Failed to send OTP."),
             other => {
                 tracing::error!(error = %other, "login failed");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error.")
             }
-        }
-    }
-}
-
-impl IntoResponse for LoginError {
-    fn into_response(self) -> Response {
-        let response = (self.status, Json(json!({"message": self.message}))).into_response();
-        match self.retry_after {
-            Some(wait) => with_retry_after(response, wait),
-            None => response,
         }
     }
 }

@@ -6,8 +6,8 @@ use crate::domain::accounts::{LoginOutcome, PasswordLogin};
 use crate::domain::secret::Secret;
 use crate::domain::user::LoginName;
 use crate::domain::Error;
-use crate::http::drf::{with_retry_after, DrfError};
-use crate::http::extract::{BodyError, Fields};
+use crate::http::extract::Fields;
+use crate::http::keyed::{ErrorKey, KeyedError};
 use crate::http::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -22,23 +22,17 @@ pub fn router() -> Router<AppState> {
         .route("/api/token/refresh", post(refresh))
 }
 
-/// `{"error": "…"}` with a status, and `Retry-After` on 429.
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    error: String,
-    retry_after: Option<i64>,
+/// This contract's error bodies: `{"error": …}`.
+pub enum Shape {}
+
+impl ErrorKey for Shape {
+    const KEY: &'static str = "error";
 }
 
-impl ApiError {
-    fn new(status: StatusCode, error: impl Into<String>) -> Self {
-        Self {
-            status,
-            error: error.into(),
-            retry_after: None,
-        }
-    }
+/// `{"error": "…"}` with a status, and `Retry-After` on 429.
+pub type ApiError = KeyedError<Shape>;
 
+impl ApiError {
     /// Any failure of the login's domain call.
     fn login(e: Error) -> Self {
         match e {
@@ -65,33 +59,15 @@ impl ApiError {
     fn common(e: Error) -> Self {
         match e {
             // INTERFACE.md, "Logins that guess": simple 429 {"error": …}.
-            Error::Throttled { wait } => Self {
-                retry_after: Some(wait),
-                ..Self::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    format!("Too many failed login attempts. Try again in {wait} seconds."),
-                )
-            },
+            Error::Throttled { wait } => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("Too many failed login attempts. Try again in {wait} seconds."),
+            )
+            .retry_after(wait),
             other => {
                 tracing::error!(error = %other, "request failed");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
             }
-        }
-    }
-}
-
-impl From<BodyError> for ApiError {
-    fn from(e: BodyError) -> Self {
-        Self::new(DrfError::from(e.clone()).status, e.message())
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let response = (self.status, Json(json!({"error": self.error}))).into_response();
-        match self.retry_after {
-            Some(wait) => with_retry_after(response, wait),
-            None => response,
         }
     }
 }
