@@ -186,6 +186,18 @@ impl TestApp {
         .await
     }
 
+    /// Two instances started at the same moment on one fresh database: both
+    /// migrate and settle the signing secret at once, as a fleet does.
+    pub async fn spawn_two_at_once() -> (Self, Self) {
+        let db = Arc::new(TestDb::create());
+        let clock = Arc::new(ManualClock::new());
+        let sms = Arc::new(RecordingSms::default());
+        futures::join!(
+            Self::start(db.clone(), clock.clone(), sms.clone(), |_| {}),
+            Self::start(db, clock, sms, |_| {}),
+        )
+    }
+
     async fn start(
         db: Arc<TestDb>,
         clock: Arc<ManualClock>,

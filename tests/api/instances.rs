@@ -7,7 +7,7 @@
 //! instances on one file is a smaller version of it (one host, two
 //! processes), and the same rules must hold there too.
 
-use crate::harness::TestApp;
+use crate::harness::{backend, Backend, TestApp};
 use accountd::domain::directory::UserInput;
 use accountd::domain::secret::Secret;
 use futures::future::join_all;
@@ -15,11 +15,20 @@ use reqwest::StatusCode;
 use serde_json::json;
 use std::collections::HashSet;
 
-/// Two instances over one database.
+/// Two instances over one database. On PostgreSQL they start at the same
+/// moment on the fresh database (migrations under sqlx's advisory lock, the
+/// signing secret settled by one upsert). On SQLite the second starts after
+/// the first: sqlx takes no migration lock there, and two processes migrating
+/// one fresh file at once fail with "table settings already exists".
 async fn two_instances() -> (TestApp, TestApp) {
-    let a = TestApp::spawn().await;
-    let b = a.another_instance().await;
-    (a, b)
+    match backend() {
+        Backend::Postgres => TestApp::spawn_two_at_once().await,
+        Backend::Sqlite => {
+            let a = TestApp::spawn().await;
+            let b = a.another_instance().await;
+            (a, b)
+        }
+    }
 }
 
 /// Instance A for even `i`, B for odd: a round-robin balancer.
