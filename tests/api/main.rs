@@ -16,4 +16,5 @@ mod pixel_genius;
 mod simple;
 mod sms_gateways;
 mod sms_webhook;
+mod store;
 mod university;
