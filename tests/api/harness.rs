@@ -1,5 +1,11 @@
-//! `TestApp::spawn()`: the real router on 127.0.0.1:0 over a temp SQLite file,
-//! a clock the test moves, and an SMS sender that records what it is asked to send.
+//! `TestApp::spawn()`: the real router on 127.0.0.1:0 over a throwaway
+//! database, a clock the test moves, and an SMS sender that records what it is
+//! asked to send.
+//!
+//! The backend comes from `ACCOUNTD_TEST_BACKEND`: `sqlite` (the default, a
+//! temp file) or `postgres` (a database `accountd_test_<hex>` created through
+//! `ACCOUNTD_TEST_POSTGRES_URL` and dropped when the test is done), so every
+//! scenario runs on both backends.
 
 // Shared by every test file; not each file uses every helper.
 #![allow(dead_code)]
@@ -84,7 +90,9 @@ pub struct TestApp {
     pub state: AppState,
     pub client: reqwest::Client,
     pub db_url: String,
-    _dir: tempfile::TempDir,
+    /// Shared with every other instance on the same database; the last one
+    /// to go drops it.
+    db: Arc<TestDb>,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -159,15 +167,49 @@ impl TestApp {
     /// Spawn with configuration changes; a test that sets `sms` itself gets
     /// the configured sender instead of the recording one.
     pub async fn spawn_with(change: impl FnOnce(&mut Config)) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let db_url = format!("sqlite://{}", dir.path().join("accountd.db").display());
+        let db = Arc::new(TestDb::create());
+        let clock = Arc::new(ManualClock::new());
+        let sms = Arc::new(RecordingSms::default());
+        Self::start(db, clock, sms, change).await
+    }
+
+    /// Another instance of the server, on its own port, over the same
+    /// database, clock and SMS recorder: what a load balancer spreads
+    /// requests over.
+    pub async fn another_instance(&self) -> Self {
+        Self::start(
+            self.db.clone(),
+            self.clock.clone(),
+            self.sms.clone(),
+            |_| {},
+        )
+        .await
+    }
+
+    /// Two instances started at the same moment on one fresh database: both
+    /// migrate and settle the signing secret at once, as a fleet does.
+    pub async fn spawn_two_at_once() -> (Self, Self) {
+        let db = Arc::new(TestDb::create());
+        let clock = Arc::new(ManualClock::new());
+        let sms = Arc::new(RecordingSms::default());
+        futures::join!(
+            Self::start(db.clone(), clock.clone(), sms.clone(), |_| {}),
+            Self::start(db, clock, sms, |_| {}),
+        )
+    }
+
+    async fn start(
+        db: Arc<TestDb>,
+        clock: Arc<ManualClock>,
+        sms: Arc<RecordingSms>,
+        change: impl FnOnce(&mut Config),
+    ) -> Self {
+        let db_url = db.url.clone();
         let mut config = Config::from_sources(&[]).unwrap();
         config.database_url = db_url.clone();
         config.listen = "127.0.0.1:0".into();
         let default_sms = config.sms.clone();
         change(&mut config);
-        let clock = Arc::new(ManualClock::new());
-        let sms = Arc::new(RecordingSms::default());
         let overrides = Overrides {
             clock: Some(clock.clone()),
             sms: (config.sms == default_sms).then(|| sms.clone() as Arc<dyn SmsSender>),
@@ -186,8 +228,40 @@ impl TestApp {
             state,
             client: reqwest::Client::new(),
             db_url,
-            _dir: dir,
+            db,
             _shutdown: tx,
+        }
+    }
+
+    /// Take the database away from under the server: on PostgreSQL the
+    /// database is dropped, its connections killed (a real outage: every
+    /// reconnect fails); on SQLite the users table goes.
+    pub async fn break_database(&self) {
+        match (&self.db.postgres_name, backend()) {
+            (Some(name), Backend::Postgres) => {
+                postgres_admin(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            }
+            _ => {
+                self.execute_sql("ALTER TABLE users RENAME TO users_gone")
+                    .await
+            }
+        }
+    }
+
+    /// Run one SQL statement on the app's database, behind the server's back.
+    pub async fn execute_sql(&self, statement: &str) {
+        match backend() {
+            Backend::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(&self.db_url).await.unwrap();
+                sqlx::query(statement).execute(&pool).await.unwrap();
+                pool.close().await;
+            }
+            Backend::Postgres => {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(&self.db_url).await.unwrap();
+                sqlx::query(statement).execute(&mut conn).await.unwrap();
+                conn.close().await.unwrap();
+            }
         }
     }
 
@@ -315,7 +389,7 @@ impl Run {
     }
 }
 
-/// Run `accountd ARGS…` against the SQLite file at `db_url`, feeding `stdin`.
+/// Run `accountd ARGS…` against the database at `db_url`, feeding `stdin`.
 pub fn run_cli(db_url: &str, args: &[&str], stdin: Option<&str>) -> Run {
     use std::io::Write;
     use std::process::{Command, Stdio};
@@ -341,11 +415,112 @@ pub fn run_cli(db_url: &str, args: &[&str], stdin: Option<&str>) -> Run {
     }
 }
 
-/// A fresh temp SQLite URL for CLI tests (the directory lives as long as the guard).
-pub fn temp_db() -> (tempfile::TempDir, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("accountd.db").display());
-    (dir, url)
+/// A fresh throwaway database for CLI tests, on the backend under test; it
+/// lives as long as the guard.
+pub fn temp_db() -> (TestDb, String) {
+    let db = TestDb::create();
+    let url = db.url.clone();
+    (db, url)
+}
+
+/// Which database the tests run on (`ACCOUNTD_TEST_BACKEND`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub fn backend() -> Backend {
+    match std::env::var("ACCOUNTD_TEST_BACKEND").as_deref() {
+        Err(_) | Ok("") | Ok("sqlite") => Backend::Sqlite,
+        Ok("postgres") | Ok("postgresql") => Backend::Postgres,
+        Ok(other) => panic!("ACCOUNTD_TEST_BACKEND={other:?}: use sqlite or postgres"),
+    }
+}
+
+/// The server the throwaway PostgreSQL databases are made on.
+fn postgres_admin_url() -> String {
+    std::env::var("ACCOUNTD_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// `url` with its database name replaced by `name` (query string kept).
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let authority_end = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |i| authority_start + i);
+    format!("{}/{name}{query}", &base[..authority_end])
+}
+
+/// Run one statement on the admin database, from any context: on a thread of
+/// its own with a small runtime, so a Drop inside a test's runtime may call it.
+fn postgres_admin(statement: String) {
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            use sqlx::Connection;
+            let url = postgres_admin_url();
+            let mut conn = sqlx::PgConnection::connect(&url)
+                .await
+                .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {url}: {e}"));
+            sqlx::query(&statement)
+                .execute(&mut conn)
+                .await
+                .unwrap_or_else(|e| panic!("{statement}: {e}"));
+            let _ = conn.close().await;
+        });
+    })
+    .join()
+    .unwrap();
+}
+
+/// A throwaway database: a temp SQLite file, or a PostgreSQL database dropped
+/// (connections and all) when this goes.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    postgres_name: Option<String>,
+}
+
+impl TestDb {
+    pub fn create() -> Self {
+        match backend() {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}", dir.path().join("accountd.db").display());
+                TestDb {
+                    url,
+                    _dir: Some(dir),
+                    postgres_name: None,
+                }
+            }
+            Backend::Postgres => {
+                let name = format!("accountd_test_{:016x}", rand::random::<u64>());
+                postgres_admin(format!("CREATE DATABASE {name}"));
+                TestDb {
+                    url: with_database(&postgres_admin_url(), &name),
+                    _dir: None,
+                    postgres_name: Some(name),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(name) = self.postgres_name.take() {
+            postgres_admin(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    }
 }
 
 /// A running `accountd serve` process, stopped with SIGTERM when dropped.

@@ -1,5 +1,7 @@
-//! The one integration-test binary: real HTTP on random ports, real SQLite
-//! files, the real `accountd` binary where the CLI is under test.
+//! The one integration-test binary: real HTTP on random ports, real databases
+//! (SQLite files, or throwaway PostgreSQL databases with
+//! `ACCOUNTD_TEST_BACKEND=postgres`), the real `accountd` binary where the CLI
+//! is under test.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -7,10 +9,12 @@ mod cli;
 mod cors;
 mod delivery;
 mod harness;
+mod instances;
 mod kikapu;
 mod password_policy;
 mod pixel_genius;
 mod simple;
 mod sms_gateways;
 mod sms_webhook;
+mod store;
 mod university;

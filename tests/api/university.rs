@@ -791,12 +791,8 @@ async fn a_deleted_users_tokens_are_refused_with_user_not_found_at_profile_and_a
     let app = TestApp::spawn().await;
     let user = john(&app).await;
     let (access, refresh) = tokens(&app, "john_doe", JOHN_PASSWORD).await;
-    let pool = sqlx::SqlitePool::connect(&app.db_url).await.unwrap();
-    sqlx::query("DELETE FROM users WHERE id = ?")
-        .bind(user.id.0)
-        .execute(&pool)
-        .await
-        .unwrap();
+    app.execute_sql(&format!("DELETE FROM users WHERE id = {}", user.id.0))
+        .await;
     let r = app.get(PROFILE, Some(&access)).await;
     assert_eq!(
         (r.status, r.body.clone()),
