@@ -8,7 +8,7 @@ use super::org::{Org, OrgId};
 use super::otp::{self, OtpKey, OtpPolicy, OtpSpec};
 use super::password::PasswordHasher;
 use super::phone::Phone;
-use super::ports::{OtpReservation, Reserved, SmsSender, Store};
+use super::ports::{LoginAttempt, OtpReservation, Reserved, SmsSender, Store};
 use super::secret::Secret;
 use super::sessions::EndReason;
 use super::throttle::LoginThrottle;
@@ -163,11 +163,19 @@ impl Accounts {
         };
         let now = self.now();
         let throttle = self.policies.login;
-        let (failures, oldest) = self
+        // The attempt is counted before the hash is checked (as a code's is),
+        // so any number of simultaneous guesses get at most the limit.
+        let attempt = self
             .store
-            .login_failures(&key, now - throttle.window_seconds)
+            .reserve_login_attempt(
+                &key,
+                now,
+                now - throttle.window_seconds,
+                throttle.max_failures,
+            )
             .await?;
-        if let Some(wait) = throttle.wait(failures, oldest, now) {
+        if let LoginAttempt::Throttled { oldest } = attempt {
+            let wait = throttle.wait_after(oldest, now);
             tracing::warn!(account = %key, wait, "password login throttled");
             return Err(Error::Throttled { wait });
         }
@@ -175,13 +183,11 @@ impl Accounts {
         if !self.hasher.verify(password, hash).await? {
             // Inside the request span, so the line carries the client address.
             tracing::info!(account = %key, "failed password login");
-            self.store.record_login_failure(&key, now).await?;
             return Err(Error::InvalidCredentials);
         }
         let user = user.ok_or(Error::InvalidCredentials)?;
-        if failures > 0 {
-            self.store.clear_login_failures(&key).await?;
-        }
+        // Right password: forget the failures, the one just counted included.
+        self.store.clear_login_failures(&key).await?;
         Ok(user)
     }
 

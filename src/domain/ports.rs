@@ -35,6 +35,15 @@ pub enum Reserved {
     CapReached { oldest_sent: UnixTime },
 }
 
+/// How a login attempt reservation went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginAttempt {
+    /// Counted; the password may be checked.
+    Counted,
+    /// The limit is reached; the oldest failure in the window was at `oldest`.
+    Throttled { oldest: UnixTime },
+}
+
 /// A code that took one more attempt and may now be compared.
 #[derive(Debug, Clone)]
 pub struct OtpCandidate {
@@ -105,7 +114,17 @@ pub trait Store: Send + Sync {
 
     /// Failed logins under `key` since `since`: how many, and the oldest instant.
     async fn login_failures(&self, key: &str, since: UnixTime) -> Result<(i64, Option<UnixTime>)>;
-    async fn record_login_failure(&self, key: &str, at: UnixTime) -> Result<()>;
+    /// Count one password attempt under `key` as a failure before the hash
+    /// is checked, if fewer than `max` failures were counted since `since`;
+    /// atomically across instances, so simultaneous guesses cannot overshoot
+    /// the limit. A right password then clears the failures.
+    async fn reserve_login_attempt(
+        &self,
+        key: &str,
+        now: UnixTime,
+        since: UnixTime,
+        max: i64,
+    ) -> Result<LoginAttempt>;
     async fn clear_login_failures(&self, key: &str) -> Result<()>;
 
     /// Delete rows no rule can need any more (expired tokens, day-old codes

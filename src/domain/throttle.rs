@@ -18,12 +18,9 @@ impl LoginThrottle {
         }
     }
 
-    /// Seconds to wait, if `failures` since the window start say the account is throttled.
-    pub fn wait(&self, failures: i64, oldest: Option<i64>, now: i64) -> Option<i64> {
-        if failures < self.max_failures {
-            return None;
-        }
-        let until = oldest.unwrap_or(now) + self.window_seconds;
-        Some((until - now).max(1))
+    /// Seconds to wait when throttled: until the oldest failure in the
+    /// window leaves it, at least one.
+    pub fn wait_after(&self, oldest: i64, now: i64) -> i64 {
+        (oldest + self.window_seconds - now).max(1)
     }
 }

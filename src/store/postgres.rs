@@ -19,7 +19,7 @@ use crate::domain::clock::UnixTime;
 use crate::domain::error::{Error, Result};
 use crate::domain::org::{NewOrg, Org, OrgId};
 use crate::domain::phone::Phone;
-use crate::domain::ports::{OtpCandidate, OtpReservation, Reserved, Store};
+use crate::domain::ports::{LoginAttempt, OtpCandidate, OtpReservation, Reserved, Store};
 use crate::domain::sessions::{Session, SessionTokens};
 use crate::domain::user::{NewUser, User, UserId, UserPatch};
 use async_trait::async_trait;
@@ -75,9 +75,15 @@ impl PgStore {
     /// it ends. Every statement after this one sees what earlier holders
     /// committed (READ COMMITTED takes a snapshot per statement).
     async fn lock_phone(&self, phone: &str) -> Result<Transaction<'static, Postgres>> {
+        self.lock("otp", phone).await
+    }
+
+    /// A transaction holding the advisory lock of `scope:key` until it ends.
+    async fn lock(&self, scope: &str, key: &str) -> Result<Transaction<'static, Postgres>> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('otp:' || $1, 0))")
-            .bind(phone)
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1 || ':' || $2, 0))")
+            .bind(scope)
+            .bind(key)
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
@@ -456,14 +462,46 @@ impl Store for PgStore {
             .map_err(map_err)
     }
 
-    async fn record_login_failure(&self, key: &str, at: UnixTime) -> Result<()> {
-        sqlx::query("INSERT INTO login_failures (key, at) VALUES ($1, $2)")
-            .bind(key)
-            .bind(at)
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-        Ok(())
+    async fn reserve_login_attempt(
+        &self,
+        key: &str,
+        now: UnixTime,
+        since: UnixTime,
+        max: i64,
+    ) -> Result<LoginAttempt> {
+        // Under READ COMMITTED two instances could both count nine and both
+        // insert; the key's advisory lock makes them take turns.
+        let mut tx = self.lock("login", key).await?;
+        let counted: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO login_failures (key, at)
+             SELECT $1, $2 WHERE (SELECT COUNT(*) FROM login_failures WHERE key = $1 AND at > $3) < $4
+             RETURNING id",
+        )
+        .bind(key)
+        .bind(now)
+        .bind(since)
+        .bind(max)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let attempt = match counted {
+            Some(_) => LoginAttempt::Counted,
+            None => {
+                let oldest: Option<i64> = sqlx::query_scalar(
+                    "SELECT MIN(at) FROM login_failures WHERE key = $1 AND at > $2",
+                )
+                .bind(key)
+                .bind(since)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(map_err)?;
+                LoginAttempt::Throttled {
+                    oldest: oldest.unwrap_or(now),
+                }
+            }
+        };
+        tx.commit().await.map_err(map_err)?;
+        Ok(attempt)
     }
 
     async fn clear_login_failures(&self, key: &str) -> Result<()> {

@@ -9,7 +9,7 @@ use crate::domain::clock::UnixTime;
 use crate::domain::error::{Error, Result};
 use crate::domain::org::{NewOrg, Org, OrgId};
 use crate::domain::phone::Phone;
-use crate::domain::ports::{OtpCandidate, OtpReservation, Reserved, Store};
+use crate::domain::ports::{LoginAttempt, OtpCandidate, OtpReservation, Reserved, Store};
 use crate::domain::sessions::{Session, SessionTokens};
 use crate::domain::user::{NewUser, User, UserId, UserPatch};
 use async_trait::async_trait;
@@ -32,15 +32,37 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await
-            .map_err(|e| Error::Internal(format!("cannot open {url}: {e}")))?;
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&pool)
-            .await
-            .map_err(|e| Error::Internal(format!("migration failed: {e}")))?;
+        // Two processes creating one new file at once: switching it to WAL
+        // can answer "database is locked" without waiting on the busy
+        // handler. It clears as soon as the other process is through.
+        let mut attempt = 0;
+        let pool = loop {
+            let opened = SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(options.clone())
+                .await;
+            match opened {
+                Ok(pool) => break pool,
+                Err(sqlx::Error::Database(e))
+                    if e.code().as_deref() == Some("5") && attempt < 20 =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(25 * attempt)).await;
+                }
+                Err(e) => return Err(Error::Internal(format!("cannot open {url}: {e}"))),
+            }
+        };
+        // sqlx takes no migration lock on SQLite: a second process starting
+        // on the same new file can read "nothing applied" while the first
+        // applies, then fail on "already exists". By then the first has
+        // committed (the writer lock made it wait), so one retry sees it done.
+        let migrator = sqlx::migrate!("./migrations/sqlite");
+        if migrator.run(&pool).await.is_err() {
+            migrator
+                .run(&pool)
+                .await
+                .map_err(|e| Error::Internal(format!("migration failed: {e}")))?;
+        }
         Ok(Self { pool })
     }
 
@@ -396,14 +418,39 @@ impl Store for SqliteStore {
             .map_err(map_err)
     }
 
-    async fn record_login_failure(&self, key: &str, at: UnixTime) -> Result<()> {
-        sqlx::query("INSERT INTO login_failures (key, at) VALUES (?, ?)")
-            .bind(key)
-            .bind(at)
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-        Ok(())
+    async fn reserve_login_attempt(
+        &self,
+        key: &str,
+        now: UnixTime,
+        since: UnixTime,
+        max: i64,
+    ) -> Result<LoginAttempt> {
+        // One statement: SQLite's single writer makes the count and the insert atomic.
+        let counted: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO login_failures (key, at)
+             SELECT ?1, ?2 WHERE (SELECT COUNT(*) FROM login_failures WHERE key = ?1 AND at > ?3) < ?4
+             RETURNING id",
+        )
+        .bind(key)
+        .bind(now)
+        .bind(since)
+        .bind(max)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        if counted.is_some() {
+            return Ok(LoginAttempt::Counted);
+        }
+        let oldest: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(at) FROM login_failures WHERE key = ? AND at > ?")
+                .bind(key)
+                .bind(since)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(map_err)?;
+        Ok(LoginAttempt::Throttled {
+            oldest: oldest.unwrap_or(now),
+        })
     }
 
     async fn clear_login_failures(&self, key: &str) -> Result<()> {

@@ -803,7 +803,9 @@ async fn twenty_simultaneous_logins_send_one_code_only() {
 
 #[tokio::test]
 async fn twenty_simultaneous_uses_of_one_code_sign_in_once() {
-    let app = TestApp::spawn().await;
+    // Twenty right passwords in flight at once are twenty counted attempts
+    // until each clears; raise the login limit so only the code decides here.
+    let app = TestApp::spawn_with(|c| c.login_max_failures = 100).await;
     otp_user(&app).await;
     app.post("/accounts/login/", olga(None)).await;
     let code = app.sms.last_code(PHONE);
@@ -819,4 +821,42 @@ async fn twenty_simultaneous_uses_of_one_code_sign_in_once() {
         })
         .count();
     assert_eq!((ok, invalid), (1, 19));
+}
+
+#[tokio::test]
+async fn twenty_simultaneous_wrong_guesses_get_ten_answers_and_ten_refusals() {
+    // The attempt is counted before the hash: guesses in flight together
+    // cannot overshoot ACCOUNTD_LOGIN_MAX_FAILURES (10).
+    let app = TestApp::spawn().await;
+    app.user_with_password("ann", None, "ann's long password")
+        .await;
+    let guesses = (0..20).map(|i| {
+        app.post(
+            "/accounts/login/",
+            json!({"username": "ann", "password": format!("guess {i}")}),
+        )
+    });
+    let replies = join_all(guesses).await;
+    let wrong = replies
+        .iter()
+        .filter(|r| {
+            (r.status, &r.body)
+                == (
+                    StatusCode::UNAUTHORIZED,
+                    &json!({"message": "Invalid credentials."}),
+                )
+        })
+        .count();
+    let throttled = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((wrong, throttled), (10, 10));
+    let r = app
+        .post(
+            "/accounts/login/",
+            json!({"username": "ann", "password": "ann's long password"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
 }

@@ -3,7 +3,7 @@
 
 use crate::harness::TestApp;
 use accountd::domain::phone::Phone;
-use accountd::domain::ports::{OtpReservation, Reserved};
+use accountd::domain::ports::{LoginAttempt, OtpReservation, Reserved};
 
 #[tokio::test]
 async fn prune_removes_expired_rows_and_keeps_live_ones() {
@@ -24,7 +24,13 @@ async fn prune_removes_expired_rows_and_keeps_live_ones() {
         .unwrap();
     assert!(store.blacklist("a", user.id, now + 10, now).await.unwrap());
     assert!(!store.blacklist("a", user.id, now + 10, now).await.unwrap());
-    store.record_login_failure("ann", now).await.unwrap();
+    assert_eq!(
+        store
+            .reserve_login_attempt("ann", now, now - 900, 10)
+            .await
+            .unwrap(),
+        LoginAttempt::Counted
+    );
     let reserved = store
         .reserve_otp(&OtpReservation {
             phone: &phone,
@@ -49,5 +55,44 @@ async fn prune_removes_expired_rows_and_keeps_live_ones() {
     assert_eq!(
         store.login_failures("ann", now - 1).await.unwrap(),
         (0, None)
+    );
+}
+
+#[tokio::test]
+async fn login_attempts_are_counted_up_to_the_limit_then_refused_with_the_oldest() {
+    let app = TestApp::spawn().await;
+    let store = app.state.accounts.store();
+    let now = app.now();
+    for i in 0..3 {
+        assert_eq!(
+            store
+                .reserve_login_attempt("k", now + i, now - 900, 3)
+                .await
+                .unwrap(),
+            LoginAttempt::Counted
+        );
+    }
+    assert_eq!(
+        store
+            .reserve_login_attempt("k", now + 5, now - 900, 3)
+            .await
+            .unwrap(),
+        LoginAttempt::Throttled { oldest: now }
+    );
+    // Another key is its own count; clearing frees the key at once.
+    assert_eq!(
+        store
+            .reserve_login_attempt("other", now, now - 900, 3)
+            .await
+            .unwrap(),
+        LoginAttempt::Counted
+    );
+    store.clear_login_failures("k").await.unwrap();
+    assert_eq!(
+        store
+            .reserve_login_attempt("k", now + 6, now - 900, 3)
+            .await
+            .unwrap(),
+        LoginAttempt::Counted
     );
 }
