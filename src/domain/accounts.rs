@@ -258,7 +258,7 @@ impl Accounts {
             (Some(u), false) if u.is_active => {
                 // A session's refresh token only while it is the live one
                 // (no extra read for tokens without a session).
-                self.check_session(&claims, TokenKind::Refresh).await?;
+                self.check_session(&claims).await?;
                 self.signer.issue(
                     TokenKind::Access,
                     u.id,
@@ -298,7 +298,7 @@ impl Accounts {
     /// Blacklist in one round trip: the insert's conflict says it already was.
     /// A session's refresh token must be its live one, and ends the session.
     async fn blacklist(&self, claims: &Claims) -> Result<()> {
-        self.check_session(claims, TokenKind::Refresh).await?;
+        self.check_session(claims).await?;
         if !self
             .store
             .blacklist(&claims.jti, claims.user(), claims.exp, self.now())
@@ -320,15 +320,22 @@ impl Accounts {
             .signer
             .verify(token, TokenKind::Access, self.now())
             .map_err(Error::TokenInvalid)?;
-        let user = self
-            .store
-            .user_by_id(claims.user())
-            .await?
-            .ok_or(Error::NotFound("user"))?;
+        // A session's token also needs its session alive: read both at once.
+        let (user, session_alive) = match claims.sid.as_deref() {
+            Some(sid) => {
+                self.store
+                    .user_and_session(claims.user(), sid, self.now())
+                    .await?
+            }
+            None => (self.store.user_by_id(claims.user()).await?, true),
+        };
+        let user = user.ok_or(Error::NotFound("user"))?;
         if !user.is_active {
             return Err(Error::Inactive);
         }
-        self.check_session(&claims, TokenKind::Access).await?;
+        if !session_alive {
+            return Err(Error::TokenInvalid(TokenProblem::Revoked));
+        }
         Ok((user, claims))
     }
 

@@ -91,6 +91,15 @@ pub trait Store: Send + Sync {
     /// The user `id`, if it exists, and whether refresh token `jti` is
     /// blacklisted: what a refresh needs, in one round trip when the user exists.
     async fn user_and_revocation(&self, id: UserId, jti: &str) -> Result<(Option<User>, bool)>;
+    /// The user `id`, if it exists, and whether session `sid` is its and
+    /// alive at `now` (not ended, refresh not expired): what an access token
+    /// of a session needs, in one round trip.
+    async fn user_and_session(
+        &self,
+        id: UserId,
+        sid: &str,
+        now: UnixTime,
+    ) -> Result<(Option<User>, bool)>;
 
     /// Hold a pending code if the phone is inside its resend wait and hourly cap,
     /// atomically with respect to every other instance on the same database.

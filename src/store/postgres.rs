@@ -326,6 +326,30 @@ impl Store for PgStore {
         }
     }
 
+    async fn user_and_session(
+        &self,
+        id: UserId,
+        sid: &str,
+        now: UnixTime,
+    ) -> Result<(Option<User>, bool)> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS}, EXISTS (SELECT 1 FROM sessions s WHERE s.id = $1 AND s.user_id = users.id
+                 AND s.ended_at IS NULL AND s.refresh_exp > $2) AS flag
+             FROM users WHERE id = $3"
+        );
+        let row = sqlx::query_as::<_, FlaggedUserRow>(&sql)
+            .bind(sid)
+            .bind(now)
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        match row {
+            Some(r) => Ok((Some(r.user.try_into()?), r.flag)),
+            None => Ok((None, false)),
+        }
+    }
+
     async fn reserve_otp(&self, r: &OtpReservation<'_>) -> Result<Reserved> {
         // The wait and the cap count rows another instance may be inserting
         // right now; nothing exists to lock yet, so lock the phone instead.

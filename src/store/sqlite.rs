@@ -308,6 +308,30 @@ impl Store for SqliteStore {
         }
     }
 
+    async fn user_and_session(
+        &self,
+        id: UserId,
+        sid: &str,
+        now: UnixTime,
+    ) -> Result<(Option<User>, bool)> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS}, EXISTS (SELECT 1 FROM sessions s WHERE s.id = ? AND s.user_id = users.id
+                 AND s.ended_at IS NULL AND s.refresh_exp > ?) AS flag
+             FROM users WHERE id = ?"
+        );
+        let row = sqlx::query_as::<_, FlaggedUserRow>(&sql)
+            .bind(sid)
+            .bind(now)
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        match row {
+            Some(r) => Ok((Some(r.user.try_into()?), r.flag)),
+            None => Ok((None, false)),
+        }
+    }
+
     async fn reserve_otp(&self, r: &OtpReservation<'_>) -> Result<Reserved> {
         let granted: Option<i64> = sqlx::query_scalar(
             "INSERT INTO otp_codes (phone, purpose, code_hash, created_at, expires_at, attempts, state)
