@@ -34,12 +34,32 @@ pub struct Lifetimes {
 pub struct Claims {
     pub token_type: String,
     pub exp: i64,
+    /// simplejwt does not require `iat` of tokens it is given; nor do we.
+    #[serde(default)]
     pub iat: i64,
     pub jti: String,
+    /// An integer as issued; a string of digits is taken too, as Django's
+    /// lookup by `user_id` would (tokens from a Django backend sharing the secret).
+    #[serde(deserialize_with = "integer_or_digits")]
     pub user_id: i64,
     /// The session a token belongs to, for contracts with server-side sessions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+}
+
+fn integer_or_digits<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Id {
+        Integer(i64),
+        Text(String),
+    }
+    match Id::deserialize(d)? {
+        Id::Integer(n) => Ok(n),
+        Id::Text(t) => t
+            .parse()
+            .map_err(|_| serde::de::Error::custom("user_id is not an integer")),
+    }
 }
 
 impl Claims {
@@ -151,6 +171,35 @@ impl TokenSigner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_made_elsewhere_with_the_secret_verify_as_simplejwt_would_take_them() {
+        let s = TokenSigner::new(b"django-signing-key");
+        let key = EncodingKey::from_secret(b"django-signing-key");
+        let make = |claims: serde_json::Value| {
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).unwrap()
+        };
+        // No iat, and a string user id.
+        let t = make(
+            serde_json::json!({"token_type": "access", "exp": 2000, "jti": "a", "user_id": "42"}),
+        );
+        assert_eq!(
+            s.verify(&t, TokenKind::Access, 1000)
+                .map(|c| (c.user_id, c.iat)),
+            Ok((42, 0))
+        );
+        // simplejwt refuses a token without a type or an id; so do we.
+        for claims in [
+            serde_json::json!({"exp": 2000, "jti": "a", "user_id": 1}),
+            serde_json::json!({"token_type": "access", "exp": 2000, "user_id": 1}),
+            serde_json::json!({"token_type": "access", "exp": 2000, "jti": "a", "user_id": "x"}),
+        ] {
+            assert_eq!(
+                s.verify(&make(claims), TokenKind::Access, 1000),
+                Err(TokenProblem::InvalidOrExpired)
+            );
+        }
+    }
 
     #[test]
     fn issued_tokens_verify_and_carry_the_simplejwt_claims() {

@@ -1137,3 +1137,46 @@ async fn an_account_with_otp_enabled_cannot_bypass_its_code_at_university_login(
         )
     );
 }
+
+#[tokio::test]
+async fn a_token_signed_elsewhere_with_the_configured_secret_works_at_profile() {
+    // A team moving from its Django backend keeps SIGNING_KEY as
+    // ACCOUNTD_JWT_SECRET; the tokens that backend issued keep working.
+    let app =
+        TestApp::spawn_with(|c| c.jwt_secret = Some("django-insecure-signing-key".into())).await;
+    let user = app
+        .user_with_password("ann", None, "ann's long password")
+        .await;
+    let claims = json!({
+        "token_type": "access", "exp": app.now() + 60, "iat": app.now(),
+        "jti": "0123456789abcdef0123456789abcdef", "user_id": user.id.0
+    });
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(b"django-insecure-signing-key"),
+    )
+    .unwrap();
+    let r = app.get("/api/auth/profile/", Some(&token)).await;
+    assert_eq!(
+        (
+            r.status,
+            r.body["success"].clone(),
+            r.body["user"]["username"].clone()
+        ),
+        (StatusCode::OK, json!(true), json!("ann"))
+    );
+    // And one signed with another key is refused in simplejwt's words.
+    let forged = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(b"another key"),
+    )
+    .unwrap();
+    let r = app.get("/api/auth/profile/", Some(&forged)).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        r.body["messages"][0]["message"],
+        "Token is invalid or expired"
+    );
+}
