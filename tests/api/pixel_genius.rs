@@ -27,6 +27,21 @@ fn olga(otp: Option<&str>) -> serde_json::Value {
     }
 }
 
+/// Ann, created with a password, and the reply to her password login.
+async fn ann_logged_in(app: &TestApp) -> (accountd::domain::user::User, crate::harness::Reply) {
+    let user = app
+        .user_with_password("ann", None, "ann's long password")
+        .await;
+    let login = app
+        .post(
+            "/accounts/login/",
+            json!({"username": "ann", "password": "ann's long password"}),
+        )
+        .await;
+    assert_eq!(login.status, StatusCode::OK, "{:?}", login.body);
+    (user, login)
+}
+
 #[tokio::test]
 async fn login_with_valid_credentials_returns_refresh_and_access_tokens() {
     let app = TestApp::spawn().await;
@@ -368,15 +383,7 @@ async fn a_failed_sms_answers_500_leaves_no_usable_code_and_starts_no_wait() {
 #[tokio::test]
 async fn refresh_returns_a_new_access_token_for_the_same_user() {
     let app = TestApp::spawn().await;
-    let user = app
-        .user_with_password("ann", None, "ann's long password")
-        .await;
-    let login = app
-        .post(
-            "/accounts/login/",
-            json!({"username": "ann", "password": "ann's long password"}),
-        )
-        .await;
+    let (user, login) = ann_logged_in(&app).await;
     app.clock.advance(30);
     let r = app
         .post(
@@ -398,14 +405,7 @@ async fn refresh_returns_a_new_access_token_for_the_same_user() {
 #[tokio::test]
 async fn refresh_with_an_access_token_returns_401_wrong_type() {
     let app = TestApp::spawn().await;
-    app.user_with_password("ann", None, "ann's long password")
-        .await;
-    let login = app
-        .post(
-            "/accounts/login/",
-            json!({"username": "ann", "password": "ann's long password"}),
-        )
-        .await;
+    let (_, login) = ann_logged_in(&app).await;
     let r = app
         .post(
             "/accounts/refresh/",
@@ -425,14 +425,7 @@ async fn refresh_with_an_access_token_returns_401_wrong_type() {
 #[tokio::test]
 async fn refresh_with_an_expired_or_forged_token_returns_401_invalid_or_expired() {
     let app = TestApp::spawn().await;
-    app.user_with_password("ann", None, "ann's long password")
-        .await;
-    let login = app
-        .post(
-            "/accounts/login/",
-            json!({"username": "ann", "password": "ann's long password"}),
-        )
-        .await;
+    let (_, login) = ann_logged_in(&app).await;
     let refresh = login.body["refresh"].as_str().unwrap().to_owned();
     let invalid = json!({"detail": "Token is invalid or expired", "code": "token_not_valid"});
     let mut forged = refresh.clone();
@@ -467,15 +460,7 @@ async fn refresh_with_an_expired_or_forged_token_returns_401_invalid_or_expired(
 #[tokio::test]
 async fn refresh_for_a_deactivated_user_returns_401_no_active_account() {
     let app = TestApp::spawn().await;
-    let user = app
-        .user_with_password("ann", None, "ann's long password")
-        .await;
-    let login = app
-        .post(
-            "/accounts/login/",
-            json!({"username": "ann", "password": "ann's long password"}),
-        )
-        .await;
+    let (user, login) = ann_logged_in(&app).await;
     accountd::domain::directory::deactivate_user(app.state.accounts.store().as_ref(), user.id)
         .await
         .unwrap();
@@ -497,14 +482,7 @@ async fn refresh_for_a_deactivated_user_returns_401_no_active_account() {
 #[tokio::test]
 async fn logout_returns_205_with_an_empty_body_and_the_token_is_refused_afterwards() {
     let app = TestApp::spawn().await;
-    app.user_with_password("ann", None, "ann's long password")
-        .await;
-    let login = app
-        .post(
-            "/accounts/login/",
-            json!({"username": "ann", "password": "ann's long password"}),
-        )
-        .await;
+    let (_, login) = ann_logged_in(&app).await;
     let refresh = login.body["refresh"].clone();
     let r = app
         .post("/accounts/logout/", json!({"refresh": refresh}))
@@ -543,14 +521,7 @@ async fn logout_returns_205_with_an_empty_body_and_the_token_is_refused_afterwar
 #[tokio::test]
 async fn logout_with_an_access_token_or_nothing_is_refused_in_simplejwt_words() {
     let app = TestApp::spawn().await;
-    app.user_with_password("ann", None, "ann's long password")
-        .await;
-    let login = app
-        .post(
-            "/accounts/login/",
-            json!({"username": "ann", "password": "ann's long password"}),
-        )
-        .await;
+    let (_, login) = ann_logged_in(&app).await;
     let r = app
         .post(
             "/accounts/logout/",
