@@ -18,6 +18,9 @@ use sqlx::SqlitePool;
 use std::str::FromStr;
 use std::time::Duration;
 
+/// How long a statement waits for another connection's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -30,8 +33,9 @@ impl SqliteStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10))
+            .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
+        create_private(options.get_filename())?;
         // Two processes creating one new file at once: switching it to WAL
         // can answer "database is locked" without waiting on the busy
         // handler. It clears as soon as the other process is through.
@@ -52,17 +56,9 @@ impl SqliteStore {
                 Err(e) => return Err(Error::Internal(format!("cannot open {url}: {e}"))),
             }
         };
-        // sqlx takes no migration lock on SQLite: a second process starting
-        // on the same new file can read "nothing applied" while the first
-        // applies, then fail on "already exists". By then the first has
-        // committed (the writer lock made it wait), so one retry sees it done.
-        let migrator = sqlx::migrate!("./migrations/sqlite");
-        if migrator.run(&pool).await.is_err() {
-            migrator
-                .run(&pool)
-                .await
-                .map_err(|e| Error::Internal(format!("migration failed: {e}")))?;
-        }
+        migrate(&pool)
+            .await
+            .map_err(|e| Error::Internal(format!("migration failed: {e}")))?;
         Ok(Self { pool })
     }
 
@@ -76,6 +72,100 @@ impl SqliteStore {
             .map(User::try_from)
             .transpose()
     }
+}
+
+/// Create the database file readable by its owner only, before SQLite opens
+/// it: it holds the signing secret and the code key, and SQLite gives the
+/// `-wal` and `-shm` files the mode of the database file.
+fn create_private(path: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if path.as_os_str().is_empty() || path.to_str() == Some(":memory:") {
+        return Ok(());
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(Error::Internal(format!(
+            "cannot create {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// Apply pending migrations under one exclusive lock held across all of them.
+///
+/// sqlx's migrator takes no lock on SQLite: two processes starting on one new
+/// file could both read "nothing applied" and the second fail on "already
+/// exists". Here the whole check-and-apply is one `BEGIN EXCLUSIVE`
+/// transaction (SQLite DDL is transactional), so a second process waits on the
+/// busy handler, then finds everything applied. The bookkeeping is sqlx's own
+/// `_sqlx_migrations` table, so databases migrated before keep working.
+async fn migrate(pool: &SqlitePool) -> std::result::Result<(), sqlx::Error> {
+    let migrator = sqlx::migrate!("./migrations/sqlite");
+    let conn = pool.acquire().await?;
+    // A connection left inside a failed transaction must not go back to the pool.
+    let mut conn = conn.detach();
+    sqlx::query("BEGIN EXCLUSIVE").execute(&mut conn).await?;
+    let applied = apply(&mut conn, &migrator).await;
+    let end = if applied.is_ok() {
+        "COMMIT"
+    } else {
+        "ROLLBACK"
+    };
+    let ended = sqlx::query(end).execute(&mut conn).await;
+    let _ = sqlx::Connection::close(conn).await;
+    applied?;
+    ended.map(|_| ())
+}
+
+async fn apply(
+    conn: &mut sqlx::SqliteConnection,
+    migrator: &sqlx::migrate::Migrator,
+) -> std::result::Result<(), sqlx::Error> {
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS _sqlx_migrations (
+            version BIGINT PRIMARY KEY,
+            description TEXT NOT NULL,
+            installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+            success BOOLEAN NOT NULL,
+            checksum BLOB NOT NULL,
+            execution_time BIGINT NOT NULL
+        )",
+    )
+    .execute(&mut *conn)
+    .await?;
+    let done: Vec<(i64, Vec<u8>, bool)> =
+        sqlx::query_as("SELECT version, checksum, success FROM _sqlx_migrations")
+            .fetch_all(&mut *conn)
+            .await?;
+    for m in migrator.iter() {
+        match done.iter().find(|(v, _, _)| *v == m.version) {
+            Some((_, _, false)) => return Err(sqlx::migrate::MigrateError::Dirty(m.version).into()),
+            Some((_, sum, true)) if sum.as_slice() != &*m.checksum => {
+                return Err(sqlx::migrate::MigrateError::VersionMismatch(m.version).into())
+            }
+            Some(_) => continue,
+            None => {}
+        }
+        let started = std::time::Instant::now();
+        sqlx::raw_sql(&m.sql).execute(&mut *conn).await?;
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+             VALUES (?, ?, TRUE, ?, ?)",
+        )
+        .bind(m.version)
+        .bind(&*m.description)
+        .bind(&*m.checksum)
+        .bind(started.elapsed().as_nanos() as i64)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }
 
 fn profile_text(p: &serde_json::Map<String, serde_json::Value>) -> String {
