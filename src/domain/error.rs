@@ -40,7 +40,13 @@ pub enum Error {
     /// The SMS gateway refused or failed; no code was left behind.
     #[error("the SMS could not be sent")]
     SmsFailed,
-    /// Storage or another dependency failed. Never shown to clients.
+    /// The database (or another dependency every request needs) did not answer
+    /// in time or at all. Each contract answers 503 in its own shape with
+    /// `Retry-After` (INTERFACE.md, "Database outage"); never "not found" or
+    /// "invalid credentials". Also: the password-hash queue is full.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or an unexpected failure. Never shown to clients.
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -53,6 +53,12 @@ pub struct OtpCandidate {
 
 #[async_trait]
 pub trait Store: Send + Sync {
+    /// One trivial query: is the database answering? (`/readyz`)
+    async fn ping(&self) -> Result<()>;
+    /// Close every connection; on SQLite the last close checkpoints the WAL
+    /// into the database file, so a plain copy of the file is complete.
+    async fn close(&self);
+
     /// The value stored under `name`, storing `fresh` first if there is none.
     /// Many instances racing here all end up with the same value.
     async fn secret_or_insert(&self, name: &str, fresh: &str) -> Result<String>;

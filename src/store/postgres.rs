@@ -97,6 +97,18 @@ fn profile_text(p: &serde_json::Map<String, serde_json::Value>) -> String {
 
 #[async_trait]
 impl Store for PgStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
     async fn secret_or_insert(&self, name: &str, fresh: &str) -> Result<String> {
         // A racing insert waits for the first to commit, then takes the
         // conflict branch and returns the value the first stored.

@@ -174,6 +174,18 @@ fn profile_text(p: &serde_json::Map<String, serde_json::Value>) -> String {
 
 #[async_trait]
 impl Store for SqliteStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
     async fn secret_or_insert(&self, name: &str, fresh: &str) -> Result<String> {
         sqlx::query_scalar(
             "INSERT INTO settings (name, value) VALUES (?1, ?2)
