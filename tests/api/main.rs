@@ -11,6 +11,7 @@ mod delivery;
 mod harness;
 mod instances;
 mod kikapu;
+mod openapi;
 mod password_policy;
 mod pixel_genius;
 mod simple;
