@@ -6,6 +6,8 @@
 
 use crate::harness::TestApp;
 use accountd::config::Contract;
+use accountd::domain::directory::UserInput;
+use accountd::domain::secret::Secret;
 use accountd::http::{contracts, docs};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -462,4 +464,190 @@ async fn docs_serves_swagger_ui_and_its_assets_from_the_binary() {
     let missing = app.get("/docs/swagger-ui.js.map", None).await;
     assert_eq!(missing.status, 404);
     assert_eq!(missing.body, json!({"detail": "Not found."}));
+}
+
+/// The documented answer for `status` of one operation: the response
+/// object's pointer (a `$ref` to `components/responses` followed).
+fn response_pointer(doc: &Value, op_pointer: &str, status: u16) -> Option<String> {
+    let at = format!("{op_pointer}/responses/{status}");
+    let response = doc.pointer(&at)?;
+    Some(match response.get("$ref").and_then(Value::as_str) {
+        Some(r) => r.trim_start_matches('#').to_owned(),
+        None => at,
+    })
+}
+
+/// Send one request and check the answer against the document: its status
+/// is documented for the operation, and so are its content type and body.
+async fn assert_documented(
+    doc: &Value,
+    method: &str,
+    path: &str,
+    request: reqwest::RequestBuilder,
+) -> (u16, Value) {
+    let r = request.send().await.unwrap();
+    let status = r.status().as_u16();
+    let content_type = r
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let text = r.text().await.unwrap();
+    let escaped = path.replace('~', "~0").replace('/', "~1");
+    let op = format!("/paths/{escaped}/{}", method.to_lowercase());
+    let Some(response) = response_pointer(doc, &op, status) else {
+        panic!("{method} {path} answered {status}, not documented: {text}");
+    };
+    let content = &doc.pointer(&response).unwrap()["content"];
+    if content.is_null() {
+        assert_eq!(
+            text, "",
+            "{method} {path} {status}: documented with no content"
+        );
+        return (status, Value::Null);
+    }
+    assert_eq!(
+        content_type.as_deref(),
+        Some("application/json"),
+        "{method} {path} {status}"
+    );
+    let body: Value = serde_json::from_str(&text).unwrap();
+    let validator = validator_at(doc, &format!("{response}/content/application~1json/schema"));
+    let errors: Vec<String> = validator
+        .iter_errors(&body)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{method} {path} {status}: {body} is not as documented: {errors:?}"
+    );
+    (status, body)
+}
+
+/// Every contract operation, sent its documented example and the bodies no
+/// contract documents (none, `{}`, bad JSON, a list, a form, another media
+/// type, an oversized body): each answer is one the document gives, status,
+/// content type and body. A small schemathesis inside `cargo test`, on
+/// either backend.
+#[tokio::test]
+async fn documented_and_undocumented_requests_get_documented_answers() {
+    let app = TestApp::spawn_with(|c| c.max_body_bytes = 1024).await;
+    // The contracts' example users, so the examples reach their 200s.
+    for (username, phone, password, role) in [
+        ("john_doe", "+1234567890", "securepassword123", "student"),
+        ("example_user", "+12025550124", "example_password", ""),
+        ("agent7", "+255712345678", "securepassword", "AGENT"),
+    ] {
+        app.user(UserInput {
+            username: Some(username.into()),
+            phone: Some(phone.into()),
+            password: Some(Secret::from(password)),
+            role: (!role.is_empty()).then(|| role.into()),
+            ..UserInput::default()
+        })
+        .await;
+    }
+    let doc = document();
+    let mut statuses = BTreeSet::new();
+    for (method, path) in operations(&doc) {
+        let op = &doc["paths"][&path][method.to_lowercase()];
+        let tag = op["tags"][0].as_str().unwrap();
+        if tag == "service" {
+            continue;
+        }
+        let url = format!("{}{path}", app.url);
+        let m = Method::from_bytes(method.as_bytes()).unwrap();
+        let request = || app.client.request(m.clone(), &url);
+        let mut requests = vec![request(), request().json(&json!({}))];
+        if let Some(body) = op.get("requestBody") {
+            let example = &body["content"]["application/json"]["example"];
+            requests.extend([
+                request().json(example),
+                request().form(
+                    &example
+                        .as_object()
+                        .unwrap()
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.to_string().trim_matches('"').to_owned()))
+                        .collect::<Vec<_>>(),
+                ),
+                request()
+                    .header("content-type", "application/json")
+                    .body("{"),
+                request()
+                    .header("content-type", "application/json")
+                    .body("[1]"),
+                request().header("content-type", "text/plain").body("x"),
+                request()
+                    .header("content-type", "application/json")
+                    .body(format!(r#"{{"x": "{}"}}"#, "a".repeat(2048))),
+            ]);
+        }
+        for r in requests {
+            let (status, _) = assert_documented(&doc, &method, &path, r).await;
+            statuses.insert((path.clone(), status));
+        }
+    }
+    // The Bearer operations with a live token of their own contract.
+    let login = app
+        .post(
+            "/api/auth/login/",
+            json!({"username": "john_doe", "password": "securepassword123"}),
+        )
+        .await;
+    let token = login.body["access_token"].as_str().unwrap().to_owned();
+    for (method, path) in [("GET", "/api/auth/profile/"), ("POST", "/api/auth/logout/")] {
+        let m = Method::from_bytes(method.as_bytes()).unwrap();
+        let r = app
+            .client
+            .request(m, format!("{}{path}", app.url))
+            .bearer_auth(&token)
+            .json(&json!({"refresh_token": "not mine"}));
+        let (status, _) = assert_documented(&doc, method, path, r).await;
+        statuses.insert((path.to_owned(), status));
+    }
+    app.post(
+        "/api/accounts/auth/send-otp/",
+        json!({"phone_number": "+12025550181"}),
+    )
+    .await;
+    let code = app.sms.last_code("+12025550181");
+    let session = app
+        .post(
+            "/api/accounts/auth/verify-otp/",
+            json!({"phone_number": "+12025550181", "otp": code}),
+        )
+        .await;
+    let token = session.body["access_token"].as_str().unwrap().to_owned();
+    for (method, path) in [
+        ("GET", "/api/accounts/auth/me/"),
+        ("POST", "/api/accounts/auth/logout/"),
+    ] {
+        let m = Method::from_bytes(method.as_bytes()).unwrap();
+        let r = app
+            .client
+            .request(m, format!("{}{path}", app.url))
+            .bearer_auth(&token);
+        let (status, _) = assert_documented(&doc, method, path, r).await;
+        statuses.insert((path.to_owned(), status));
+    }
+    // The examples did reach the documented successes.
+    for (path, status) in [
+        ("/api/login/", 200),
+        ("/api/auth/login/", 200),
+        ("/api/auth/profile/", 200),
+        ("/api/auth/logout/", 400),
+        ("/auth/api/agent/login/", 200),
+        ("/auth/api/resend-otp/", 200),
+        ("/api/accounts/auth/send-otp/", 200),
+        ("/api/accounts/auth/me/", 200),
+        ("/api/accounts/auth/logout/", 200),
+        ("/accounts/login/", 401),
+        ("/api/login/", 413),
+        ("/api/auth/refresh/", 415),
+    ] {
+        assert!(
+            statuses.contains(&(path.to_owned(), status)),
+            "{path} never answered {status}: {statuses:?}"
+        );
+    }
 }
