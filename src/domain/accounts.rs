@@ -376,7 +376,7 @@ impl Accounts {
         };
         let message = format!("Your verification code is {}", code.expose());
         match self.sms.send(phone, &message).await {
-            Ok(()) => self.store.activate_otp(id).await,
+            Ok(()) => self.store.activate_otp(id, phone).await,
             Err(e) => {
                 tracing::warn!(error = %e, "sms send failed; code discarded");
                 self.store.discard_otp(id).await?;

@@ -112,7 +112,7 @@ pub trait Store: Send + Sync {
     async fn reserve_otp(&self, r: &OtpReservation<'_>) -> Result<Reserved>;
     /// The SMS went out: the pending code becomes the phone's live code and
     /// every older code for the same purpose stops working.
-    async fn activate_otp(&self, id: i64) -> Result<()>;
+    async fn activate_otp(&self, id: i64, phone: &Phone) -> Result<()>;
     /// The SMS failed: forget the pending code, so no code and no wait remain.
     async fn discard_otp(&self, id: i64) -> Result<()>;
     /// Count one attempt against the live, unexpired code for (phone, purpose),

@@ -252,9 +252,16 @@ impl TestApp {
     pub async fn execute_sql(&self, statement: &str) {
         match backend() {
             Backend::Sqlite => {
-                let pool = sqlx::SqlitePool::connect(&self.db_url).await.unwrap();
-                sqlx::query(statement).execute(&pool).await.unwrap();
-                pool.close().await;
+                let path = self.db_url.trim_start_matches("sqlite://").to_owned();
+                let statement = statement.to_owned();
+                tokio::task::spawn_blocking(move || {
+                    let conn = rusqlite::Connection::open(path).unwrap();
+                    conn.busy_timeout(std::time::Duration::from_secs(5))
+                        .unwrap();
+                    conn.execute_batch(&statement).unwrap();
+                })
+                .await
+                .unwrap();
             }
             Backend::Postgres => {
                 use sqlx::Connection;
@@ -492,7 +499,12 @@ pub struct TestDb {
 
 impl TestDb {
     pub fn create() -> Self {
-        match backend() {
+        Self::create_on(backend())
+    }
+
+    /// A throwaway database on `backend`, whatever the suite runs on.
+    pub fn create_on(backend: Backend) -> Self {
+        match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
                 let url = format!("sqlite://{}", dir.path().join("accountd.db").display());

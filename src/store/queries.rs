@@ -1,0 +1,610 @@
+//! Every statement of the store, written once for SQLite and PostgreSQL.
+//!
+//! Each method is one statement unless it says why not. Concurrency: every
+//! state change is a conditional statement (`UPDATE … WHERE <state>`,
+//! `INSERT … ON CONFLICT`), which both databases make atomic; the limits that
+//! count rows not yet inserted go through `Db::locked`, the one place the
+//! backends differ.
+
+use super::db::{query, Db};
+use super::rows::{user_columns, FlaggedUser};
+use crate::domain::clock::UnixTime;
+use crate::domain::error::{Error, Result};
+use crate::domain::org::{NewOrg, Org, OrgId};
+use crate::domain::phone::Phone;
+use crate::domain::ports::{LoginAttempt, OtpCandidate, OtpReservation, Reserved, Store};
+use crate::domain::sessions::{Session, SessionTokens};
+use crate::domain::user::{NewUser, User, UserId, UserPatch};
+use async_trait::async_trait;
+
+/// The store over either database.
+#[derive(Clone)]
+pub struct SqlStore {
+    db: Db,
+}
+
+impl SqlStore {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+}
+
+fn profile_text(p: &serde_json::Map<String, serde_json::Value>) -> String {
+    serde_json::Value::Object(p.clone()).to_string()
+}
+
+/// What `prune` deletes, and how many seconds before now it must be older than.
+/// Codes and failures are kept a day: longer than any window that counts them.
+const PRUNE: [(&str, i64); 5] = [
+    ("DELETE FROM refresh_tokens WHERE expires_at < $1", 0),
+    // A session whose live refresh token expired can do nothing any more;
+    // a missing session refuses its tokens as an ended one does.
+    ("DELETE FROM sessions WHERE refresh_exp < $1", 0),
+    ("DELETE FROM blacklisted_tokens WHERE expires_at < $1", 0),
+    ("DELETE FROM otp_codes WHERE created_at < $1", 86_400),
+    ("DELETE FROM login_failures WHERE at < $1", 86_400),
+];
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn ping(&self) -> Result<()> {
+        self.db.ping().await
+    }
+
+    async fn close(&self) {
+        self.db.close().await
+    }
+
+    async fn secret_or_insert(&self, name: &str, fresh: &str) -> Result<String> {
+        // Racing first starts: the second insert takes the conflict branch
+        // and returns the value the first stored.
+        self.db
+            .one(
+                query(
+                    "INSERT INTO settings (name, value) VALUES ($1, $2)
+                     ON CONFLICT (name) DO UPDATE SET value = settings.value RETURNING value",
+                )
+                .bind(name)
+                .bind(fresh),
+            )
+            .await
+    }
+
+    async fn create_user(&self, u: &NewUser) -> Result<User> {
+        self.db
+            .one(
+                query(concat!(
+                    "INSERT INTO users (username, email, phone, first_name, last_name, role,
+                         is_active, otp_enabled, date_joined, profile, password_hash)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING ",
+                    user_columns!()
+                ))
+                .bind(&u.username)
+                .bind(&u.email)
+                .bind(u.phone.as_ref().map(Phone::as_str))
+                .bind(&u.first_name)
+                .bind(&u.last_name)
+                .bind(&u.role)
+                .bind(u.is_active)
+                .bind(u.otp_enabled)
+                .bind(u.date_joined)
+                .bind(profile_text(&u.profile))
+                .bind(&u.password_hash),
+            )
+            .await
+    }
+
+    async fn update_user(&self, id: UserId, p: &UserPatch) -> Result<User> {
+        // COALESCE keeps a column when the patch leaves it out; one statement.
+        self.db
+            .opt(
+                query(concat!(
+                    "UPDATE users SET
+                        username = COALESCE($1, username), email = COALESCE($2, email),
+                        phone = COALESCE($3, phone), first_name = COALESCE($4, first_name),
+                        last_name = COALESCE($5, last_name), role = COALESCE($6, role),
+                        is_active = COALESCE($7, is_active), otp_enabled = COALESCE($8, otp_enabled),
+                        profile = COALESCE($9, profile), password_hash = COALESCE($10, password_hash)
+                     WHERE id = $11 RETURNING ",
+                    user_columns!()
+                ))
+                .bind(&p.username)
+                .bind(&p.email)
+                .bind(p.phone.as_ref().map(Phone::as_str))
+                .bind(&p.first_name)
+                .bind(&p.last_name)
+                .bind(&p.role)
+                .bind(p.is_active)
+                .bind(p.otp_enabled)
+                .bind(p.profile.as_ref().map(profile_text))
+                .bind(&p.password_hash)
+                .bind(id.0),
+            )
+            .await?
+            .ok_or(Error::NotFound("user"))
+    }
+
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>> {
+        self.db
+            .opt(
+                query(concat!(
+                    "SELECT ",
+                    user_columns!(),
+                    " FROM users WHERE id = $1"
+                ))
+                .bind(id.0),
+            )
+            .await
+    }
+
+    async fn user_by_username(&self, username: &str) -> Result<Option<User>> {
+        self.db
+            .opt(
+                query(concat!(
+                    "SELECT ",
+                    user_columns!(),
+                    " FROM users WHERE username = $1"
+                ))
+                .bind(username),
+            )
+            .await
+    }
+
+    async fn user_by_phone(&self, phone: &Phone) -> Result<Option<User>> {
+        self.db
+            .opt(
+                query(concat!(
+                    "SELECT ",
+                    user_columns!(),
+                    " FROM users WHERE phone = $1"
+                ))
+                .bind(phone.as_str()),
+            )
+            .await
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>> {
+        self.db
+            .all(query(concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users ORDER BY id"
+            )))
+            .await
+    }
+
+    async fn set_last_login(&self, id: UserId, at: UnixTime) -> Result<()> {
+        self.db
+            .run(
+                query("UPDATE users SET last_login = $1 WHERE id = $2")
+                    .bind(at)
+                    .bind(id.0),
+            )
+            .await
+            .map(drop)
+    }
+
+    async fn create_org(&self, o: &NewOrg) -> Result<Org> {
+        self.db
+            .one(
+                query(
+                    "INSERT INTO organizations (name, kind, is_verified) VALUES ($1, $2, $3)
+                     RETURNING id, name, kind, is_verified",
+                )
+                .bind(&o.name)
+                .bind(&o.kind)
+                .bind(o.is_verified),
+            )
+            .await
+    }
+
+    async fn org_by_id(&self, id: OrgId) -> Result<Option<Org>> {
+        self.db
+            .opt(
+                query("SELECT id, name, kind, is_verified FROM organizations WHERE id = $1")
+                    .bind(id.0),
+            )
+            .await
+    }
+
+    async fn add_member(&self, org: OrgId, user: UserId) -> Result<()> {
+        // A missing org or user is a foreign-key violation: NotFound.
+        self.db
+            .run(
+                query(
+                    "INSERT INTO memberships (org_id, user_id) VALUES ($1, $2)
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(org.0)
+                .bind(user.0),
+            )
+            .await
+            .map(drop)
+    }
+
+    async fn org_of_member(&self, org: OrgId, user: UserId) -> Result<Option<Org>> {
+        self.db
+            .opt(
+                query(
+                    "SELECT o.id, o.name, o.kind, o.is_verified FROM organizations o
+                     JOIN memberships m ON m.org_id = o.id WHERE o.id = $1 AND m.user_id = $2",
+                )
+                .bind(org.0)
+                .bind(user.0),
+            )
+            .await
+    }
+
+    async fn record_refresh_token(
+        &self,
+        jti: &str,
+        user: UserId,
+        issued_at: UnixTime,
+        expires_at: UnixTime,
+    ) -> Result<()> {
+        self.db
+            .run(
+                query(
+                    "INSERT INTO refresh_tokens (jti, user_id, issued_at, expires_at)
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(jti)
+                .bind(user.0)
+                .bind(issued_at)
+                .bind(expires_at),
+            )
+            .await
+            .map(drop)
+    }
+
+    async fn blacklist(
+        &self,
+        jti: &str,
+        user: UserId,
+        expires_at: UnixTime,
+        now: UnixTime,
+    ) -> Result<bool> {
+        // Two requests blacklisting one jti: the second waits on the key,
+        // then does nothing; exactly one reports true.
+        let done = self
+            .db
+            .run(
+                query(
+                    "INSERT INTO blacklisted_tokens (jti, user_id, expires_at, blacklisted_at)
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (jti) DO NOTHING",
+                )
+                .bind(jti)
+                .bind(user.0)
+                .bind(expires_at)
+                .bind(now),
+            )
+            .await?;
+        Ok(done == 1)
+    }
+
+    async fn is_blacklisted(&self, jti: &str) -> Result<bool> {
+        self.db
+            .one(query("SELECT EXISTS (SELECT 1 FROM blacklisted_tokens WHERE jti = $1)").bind(jti))
+            .await
+    }
+
+    async fn user_and_revocation(&self, id: UserId, jti: &str) -> Result<(Option<User>, bool)> {
+        let row: Option<FlaggedUser> = self
+            .db
+            .opt(
+                query(concat!(
+                    "SELECT ",
+                    user_columns!(),
+                    ", EXISTS (SELECT 1 FROM blacklisted_tokens WHERE jti = $1)
+                     FROM users WHERE id = $2"
+                ))
+                .bind(jti)
+                .bind(id.0),
+            )
+            .await?;
+        match row {
+            Some(FlaggedUser(user, revoked)) => Ok((Some(user), revoked)),
+            // No such user: the rare path may take a second read.
+            None => Ok((None, self.is_blacklisted(jti).await?)),
+        }
+    }
+
+    async fn user_and_session(
+        &self,
+        id: UserId,
+        sid: &str,
+        now: UnixTime,
+    ) -> Result<(Option<User>, bool)> {
+        let row: Option<FlaggedUser> = self
+            .db
+            .opt(
+                query(concat!(
+                    "SELECT ",
+                    user_columns!(),
+                    ", EXISTS (SELECT 1 FROM sessions s WHERE s.id = $1 AND s.user_id = users.id
+                         AND s.ended_at IS NULL AND s.refresh_exp > $2)
+                     FROM users WHERE id = $3"
+                ))
+                .bind(sid)
+                .bind(now)
+                .bind(id.0),
+            )
+            .await?;
+        Ok(match row {
+            Some(FlaggedUser(user, alive)) => (Some(user), alive),
+            None => (None, false),
+        })
+    }
+
+    async fn reserve_otp(&self, r: &OtpReservation<'_>) -> Result<Reserved> {
+        // The wait and the cap count rows another request may be inserting
+        // right now: `locked` on the phone.
+        let granted: Option<i64> = self
+            .db
+            .locked(
+                &format!("otp:{}", r.phone.as_str()),
+                query(
+                    "INSERT INTO otp_codes (phone, purpose, code_hash, created_at, expires_at, attempts, state)
+                     SELECT $1, $2, $3, $4, $5, 0, 'pending'
+                     WHERE NOT EXISTS (SELECT 1 FROM otp_codes WHERE phone = $1 AND created_at > $6)
+                       AND (SELECT COUNT(*) FROM otp_codes WHERE phone = $1 AND created_at > $7) < $8
+                     RETURNING id",
+                )
+                .bind(r.phone.as_str())
+                .bind(r.purpose)
+                .bind(r.code_hash)
+                .bind(r.now)
+                .bind(r.expires_at)
+                .bind(r.resend_after)
+                .bind(r.window_start)
+                .bind(r.max_in_window),
+            )
+            .await?
+            .into_iter()
+            .next();
+        if let Some(id) = granted {
+            return Ok(Reserved::Granted(id));
+        }
+        // Refused: say why, in one read.
+        let (last, oldest): (Option<i64>, Option<i64>) = self
+            .db
+            .one(
+                query(
+                    "SELECT MAX(CASE WHEN created_at > $2 THEN created_at END), MIN(created_at)
+                     FROM otp_codes WHERE phone = $1 AND created_at > $3",
+                )
+                .bind(r.phone.as_str())
+                .bind(r.resend_after)
+                .bind(r.window_start),
+            )
+            .await?;
+        Ok(match (last, oldest) {
+            (Some(last_sent), _) => Reserved::TooSoon { last_sent },
+            (None, Some(oldest_sent)) => Reserved::CapReached { oldest_sent },
+            // Rows vanished between the two reads (pruned or discarded): the
+            // caller may simply try again; say "too soon" for one second.
+            (None, None) => Reserved::TooSoon {
+                last_sent: r.resend_after + 1,
+            },
+        })
+    }
+
+    async fn activate_otp(&self, id: i64, phone: &Phone) -> Result<()> {
+        // Two activations for one phone at once (possible with no resend
+        // wait) could each miss the other's new live code: under the phone's
+        // lock they take turns, so only the newest stays live.
+        self.db
+            .locked::<i64>(
+                &format!("otp:{}", phone.as_str()),
+                query(
+                    "UPDATE otp_codes SET state = CASE WHEN id = $1 THEN 'live' ELSE 'replaced' END
+                     WHERE id = $1 OR (state = 'live' AND phone = $2
+                        AND purpose = (SELECT purpose FROM otp_codes WHERE id = $1))
+                     RETURNING id",
+                )
+                .bind(id)
+                .bind(phone.as_str()),
+            )
+            .await
+            .map(drop)
+    }
+
+    async fn discard_otp(&self, id: i64) -> Result<()> {
+        self.db
+            .run(query("DELETE FROM otp_codes WHERE id = $1").bind(id))
+            .await
+            .map(drop)
+    }
+
+    async fn attempt_otp(
+        &self,
+        phone: &Phone,
+        purpose: &str,
+        now: UnixTime,
+        max_attempts: i64,
+    ) -> Result<Option<OtpCandidate>> {
+        // Racing attempts on one code queue on its row; each re-checks
+        // `attempts < max` and `state = 'live'` on the newest version, so no
+        // more than max_attempts are ever counted, and a code used or
+        // replaced meanwhile is not handed out.
+        let row: Option<(i64, String)> = self
+            .db
+            .opt(
+                query(
+                    "UPDATE otp_codes SET attempts = attempts + 1
+                     WHERE id = (SELECT id FROM otp_codes WHERE phone = $1 AND purpose = $2
+                                 AND state = 'live' ORDER BY id DESC LIMIT 1)
+                       AND state = 'live' AND expires_at > $3 AND attempts < $4
+                     RETURNING id, code_hash",
+                )
+                .bind(phone.as_str())
+                .bind(purpose)
+                .bind(now)
+                .bind(max_attempts),
+            )
+            .await?;
+        Ok(row.map(|(id, code_hash)| OtpCandidate { id, code_hash }))
+    }
+
+    async fn consume_otp(&self, id: i64) -> Result<bool> {
+        // The second of two racing consumers re-checks `state = 'live'` on
+        // the row the first updated, and matches nothing.
+        let done = self
+            .db
+            .run(
+                query("UPDATE otp_codes SET state = 'used' WHERE id = $1 AND state = 'live'")
+                    .bind(id),
+            )
+            .await?;
+        Ok(done == 1)
+    }
+
+    async fn login_failures(&self, key: &str, since: UnixTime) -> Result<(i64, Option<UnixTime>)> {
+        self.db
+            .one(
+                query("SELECT COUNT(*), MIN(at) FROM login_failures WHERE key = $1 AND at > $2")
+                    .bind(key)
+                    .bind(since),
+            )
+            .await
+    }
+
+    async fn reserve_login_attempt(
+        &self,
+        key: &str,
+        now: UnixTime,
+        since: UnixTime,
+        max: i64,
+    ) -> Result<LoginAttempt> {
+        let counted = self
+            .db
+            .locked::<i64>(
+                &format!("login:{key}"),
+                query(
+                    "INSERT INTO login_failures (key, at)
+                     SELECT $1, $2
+                     WHERE (SELECT COUNT(*) FROM login_failures WHERE key = $1 AND at > $3) < $4
+                     RETURNING id",
+                )
+                .bind(key)
+                .bind(now)
+                .bind(since)
+                .bind(max),
+            )
+            .await?;
+        if !counted.is_empty() {
+            return Ok(LoginAttempt::Counted);
+        }
+        let (_, oldest) = self.login_failures(key, since).await?;
+        Ok(LoginAttempt::Throttled {
+            oldest: oldest.unwrap_or(now),
+        })
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> Result<()> {
+        self.db
+            .run(query("DELETE FROM login_failures WHERE key = $1").bind(key))
+            .await
+            .map(drop)
+    }
+
+    async fn prune(&self, now: UnixTime) -> Result<u64> {
+        let mut removed = 0;
+        for (sql, before) in PRUNE {
+            removed += self.db.run(query(sql).bind(now - before)).await?;
+        }
+        Ok(removed)
+    }
+
+    async fn create_session(
+        &self,
+        id: &str,
+        user: UserId,
+        t: &SessionTokens,
+        now: UnixTime,
+    ) -> Result<()> {
+        self.db
+            .run(
+                query(
+                    "INSERT INTO sessions (id, user_id, created_at, refresh_jti, access_jti,
+                         issued_at, refresh_exp, access_exp) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(id)
+                .bind(user.0)
+                .bind(now)
+                .bind(&t.refresh_jti)
+                .bind(&t.access_jti)
+                .bind(t.issued_at)
+                .bind(t.refresh_exp)
+                .bind(t.access_exp),
+            )
+            .await
+            .map(drop)
+    }
+
+    async fn session(&self, id: &str) -> Result<Option<Session>> {
+        self.db
+            .opt(
+                query(
+                    "SELECT id, user_id, created_at, refresh_jti, access_jti, issued_at,
+                         refresh_exp, access_exp, previous_jti, rotated_at, ended_at
+                     FROM sessions WHERE id = $1",
+                )
+                .bind(id),
+            )
+            .await
+    }
+
+    async fn rotate_session(
+        &self,
+        id: &str,
+        presented_jti: &str,
+        next: &SessionTokens,
+        now: UnixTime,
+    ) -> Result<bool> {
+        // Compare-and-swap in one statement: of any number of requests
+        // presenting the same live token, exactly one matches
+        // `refresh_jti = $8` (PostgreSQL re-checks it on the row the winner
+        // wrote) and rotates.
+        let done = self
+            .db
+            .run(
+                query(
+                    "UPDATE sessions SET previous_jti = refresh_jti, rotated_at = $1,
+                         refresh_jti = $2, access_jti = $3, issued_at = $4, refresh_exp = $5,
+                         access_exp = $6
+                     WHERE id = $7 AND refresh_jti = $8 AND ended_at IS NULL",
+                )
+                .bind(now)
+                .bind(&next.refresh_jti)
+                .bind(&next.access_jti)
+                .bind(next.issued_at)
+                .bind(next.refresh_exp)
+                .bind(next.access_exp)
+                .bind(id)
+                .bind(presented_jti),
+            )
+            .await?;
+        Ok(done == 1)
+    }
+
+    async fn end_session(&self, id: &str, now: UnixTime, reason: &str) -> Result<bool> {
+        let done = self
+            .db
+            .run(
+                query(
+                    "UPDATE sessions SET ended_at = $1, end_reason = $2
+                     WHERE id = $3 AND ended_at IS NULL",
+                )
+                .bind(now)
+                .bind(reason)
+                .bind(id),
+            )
+            .await?;
+        Ok(done == 1)
+    }
+}
