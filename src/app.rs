@@ -3,10 +3,10 @@
 use crate::config::Config;
 use crate::domain::accounts::Policies;
 use crate::domain::clock::{Clock, SystemClock};
+use crate::domain::limits::{Budget, Limits, HOUR};
 use crate::domain::otp::{OtpKey, OtpPolicy};
 use crate::domain::password::PasswordHasher;
 use crate::domain::ports::{SmsSender, Store};
-use crate::domain::throttle::LoginThrottle;
 use crate::domain::tokens::TokenSigner;
 use crate::domain::Accounts;
 use crate::http::{self, AppState};
@@ -27,6 +27,16 @@ fn random_secret() -> String {
     hex::encode(rand::random::<[u8; 32]>())
 }
 
+/// The server's key for codes and counters, generated once and kept in the
+/// database so that every instance and the CLI share it.
+pub async fn otp_key(store: &dyn Store) -> Result<OtpKey, String> {
+    let key = store
+        .secret_or_insert("otp_key", &random_secret())
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(OtpKey::new(key.as_bytes()))
+}
+
 /// The core, built from configuration over an opened store.
 pub async fn accounts(
     config: &Config,
@@ -42,10 +52,7 @@ pub async fn accounts(
             .await
             .map_err(|e| e.to_string())?,
     };
-    let otp_key = store
-        .secret_or_insert("otp_key", &random_secret())
-        .await
-        .map_err(|e| e.to_string())?;
+    let otp_key = otp_key(store.as_ref()).await?;
     let sms = match overrides.sms {
         Some(s) => s,
         None => sms::from_config(config)?,
@@ -61,7 +68,7 @@ pub async fn accounts(
         overrides.clock.unwrap_or_else(|| Arc::new(SystemClock)),
         hasher,
         TokenSigner::new(jwt_secret.as_bytes()),
-        OtpKey::new(otp_key.as_bytes()),
+        otp_key,
         Policies {
             otp: OtpPolicy {
                 ttl_seconds: config.otp_ttl_seconds,
@@ -69,10 +76,25 @@ pub async fn accounts(
                 max_attempts: config.otp_max_attempts,
                 max_sends_per_hour: config.otp_max_sends_per_hour,
             },
-            login: LoginThrottle::new(config.login_max_failures),
+            limits: limits(config),
             refresh_reuse_seconds: config.refresh_reuse_seconds,
         },
     ))
+}
+
+/// The abuse limits of a configuration (INTERFACE.md, "Abuse limits").
+pub fn limits(config: &Config) -> Limits {
+    Limits {
+        login_per_name: Budget {
+            max: config.login_max_failures_account,
+            window: HOUR,
+        },
+        sms_per_client: Budget::per_hour_or_none(config.sms_max_per_address_per_hour),
+        sms_global: Budget::per_hour_or_none(config.sms_max_per_hour),
+        sms_countries: config.sms_allowed_countries.clone(),
+        guesses_per_client: Budget::per_hour_or_none(config.otp_max_failures_per_address_per_hour),
+        ..Limits::new(config.login_max_failures)
+    }
 }
 
 /// A server ready to run: listener bound, router built.

@@ -116,7 +116,18 @@ pub struct Config {
     pub otp_max_attempts: i64,
     pub otp_max_sends_per_hour: i64,
     pub refresh_reuse_seconds: i64,
+    /// Failed password logins per (name, client address) in 15 minutes.
     pub login_max_failures: i64,
+    /// Failed password logins per name from all addresses in an hour.
+    pub login_max_failures_account: i64,
+    /// Codes sent per client address in an hour; 0: no limit.
+    pub sms_max_per_address_per_hour: i64,
+    /// Codes sent in all, across instances, in an hour; 0: no limit.
+    pub sms_max_per_hour: i64,
+    /// Country calling codes codes may be sent to; empty: all.
+    pub sms_allowed_countries: Vec<u16>,
+    /// Wrong codes per client address in an hour; 0: no limit.
+    pub otp_max_failures_per_address_per_hour: i64,
     pub trusted_proxy_header: Option<String>,
     pub cors_origins: Vec<String>,
     /// Also require phone numbers to be dialable in their country.
@@ -311,6 +322,31 @@ impl Config {
             otp_max_sends_per_hour: positive(&mut take, "otp_max_sends_per_hour", 5)?,
             refresh_reuse_seconds: non_negative(&mut take, "refresh_reuse_seconds", 10)?,
             login_max_failures: positive(&mut take, "login_max_failures", 10)?,
+            login_max_failures_account: positive(&mut take, "login_max_failures_account", 100)?,
+            sms_max_per_address_per_hour: non_negative(
+                &mut take,
+                "sms_max_per_address_per_hour",
+                60,
+            )?,
+            sms_max_per_hour: non_negative(&mut take, "sms_max_per_hour", 1000)?,
+            sms_allowed_countries: match take("sms_allowed_countries") {
+                None => Vec::new(),
+                Some(list) => list
+                    .split(',')
+                    .map(|c| c.trim().trim_start_matches('+'))
+                    .filter(|c| !c.is_empty())
+                    .map(|c| {
+                        c.parse::<u16>().ok().filter(|n| (1..=999).contains(n)).ok_or_else(|| {
+                            format!("ACCOUNTD_SMS_ALLOWED_COUNTRIES: {c:?} is not a country calling code (e.g. 1,44,255)")
+                        })
+                    })
+                    .collect::<Result<_, _>>()?,
+            },
+            otp_max_failures_per_address_per_hour: non_negative(
+                &mut take,
+                "otp_max_failures_per_address_per_hour",
+                30,
+            )?,
             trusted_proxy_header: take("trusted_proxy_header"),
             cors_origins: take("cors_origins")
                 .map(|s| {

@@ -4,23 +4,38 @@
 
 use super::clock::{Clock, UnixTime};
 use super::error::{Error, Result, TokenProblem};
+use super::limits::{Budget, Limits, HOUR, PENDING_SECONDS};
 use super::org::{Org, OrgId};
+use super::origin::Origin;
 use super::otp::{self, OtpKey, OtpPolicy, OtpSpec};
 use super::password::PasswordHasher;
 use super::phone::Phone;
-use super::ports::{LoginAttempt, OtpReservation, Reserved, SmsSender, Store};
+use super::ports::{
+    Attempt, AttemptKey, AttemptReservation, OtpCounts, OtpReservation, Reserved, SmsSender, Store,
+};
 use super::secret::Secret;
 use super::sessions::EndReason;
-use super::throttle::LoginThrottle;
 use super::tokens::{Claims, Lifetimes, Signed, TokenKind, TokenSigner};
 use super::user::{LoginName, User, UserId};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How long an attempt waits for places held by attempts still being
+/// checked (a right password must not be refused because others are in
+/// flight) before the server calls itself too busy.
+const PLACE_WAIT: Duration = Duration::from_secs(10);
+/// How often a waiting attempt looks again.
+const PLACE_POLL: Duration = Duration::from_millis(20);
+
+/// The scopes attempts are counted under.
+const LOGIN: &str = "login";
+const CODE: &str = "code";
 
 /// Policies from configuration that the use cases apply.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Policies {
     pub otp: OtpPolicy,
-    pub login: LoginThrottle,
+    pub limits: Limits,
     /// How long a just-retired session refresh token still answers its successor.
     pub refresh_reuse_seconds: i64,
 }
@@ -53,6 +68,7 @@ pub struct PasswordLogin<'a> {
     /// Whether this contract offers the SMS second factor, and its code shape.
     pub second_factor: Option<OtpSpec>,
     pub lifetimes: Lifetimes,
+    pub origin: &'a Origin,
 }
 
 pub struct Accounts {
@@ -116,11 +132,16 @@ impl Accounts {
         }
     }
 
-    /// Check a password under the failed-login throttle. Costs exactly one
+    /// Check a password under the failed-login limits. Costs exactly one
     /// hash whether or not the user exists; `Inactive` is told only to a
     /// caller who knew the password.
-    pub async fn check_password(&self, name: &LoginName, password: &Secret) -> Result<User> {
-        let user = self.password_holder(name, password).await?;
+    pub async fn check_password(
+        &self,
+        name: &LoginName,
+        password: &Secret,
+        origin: &Origin,
+    ) -> Result<User> {
+        let user = self.password_holder(name, password, origin).await?;
         if !user.is_active {
             return Err(Error::Inactive);
         }
@@ -136,8 +157,9 @@ impl Accounts {
         name: &LoginName,
         password: &Secret,
         role: &str,
+        origin: &Origin,
     ) -> Result<User> {
-        let user = self.password_holder(name, password).await?;
+        let user = self.password_holder(name, password, origin).await?;
         if !user.has_role(role) {
             return Err(Error::InvalidCredentials);
         }
@@ -154,40 +176,114 @@ impl Accounts {
         Ok(user)
     }
 
+    /// The key failed logins of a name are counted under: a keyed tag of the
+    /// name as typed, known or not (INTERFACE.md, "Abuse limits": known and
+    /// unknown names are throttled alike).
+    pub fn login_key(&self, name: &str) -> String {
+        super::directory::login_key(&self.otp_key, name)
+    }
+
+    /// Hold a place for one attempt under `key`, inside `per_client` and
+    /// `per_name`. Places held by attempts still being checked are waited
+    /// for, not refused: a right password is never refused because other
+    /// attempts are in flight, and simultaneous guesses still cannot
+    /// overshoot a limit. Failed attempts that fill a budget throttle.
+    async fn hold_place(
+        &self,
+        key: AttemptKey<'_>,
+        per_client: Budget,
+        per_name: Budget,
+    ) -> Result<i64> {
+        let deadline = tokio::time::Instant::now() + PLACE_WAIT;
+        loop {
+            let now = self.now();
+            let attempt = self
+                .store
+                .reserve_attempt(&AttemptReservation {
+                    key,
+                    now,
+                    per_client: (per_client.since(now), per_client.max),
+                    per_name: (per_name.since(now), per_name.max),
+                    pending_since: now - PENDING_SECONDS,
+                })
+                .await?;
+            let (client_failed, name_failed) = match attempt {
+                Attempt::Reserved(id) => return Ok(id),
+                Attempt::Refused {
+                    per_client: c,
+                    per_name: n,
+                } => (c, n),
+            };
+            if per_client.reached(client_failed.n) {
+                return Err(Error::Throttled {
+                    wait: per_client.wait(client_failed.oldest, now),
+                });
+            }
+            if per_name.reached(name_failed.n) {
+                return Err(Error::Throttled {
+                    wait: per_name.wait(name_failed.oldest, now),
+                });
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::Unavailable(
+                    "attempts in flight did not finish in time".into(),
+                ));
+            }
+            tokio::time::sleep(PLACE_POLL).await;
+        }
+    }
+
     /// The account whose password this is, active or not.
-    async fn password_holder(&self, name: &LoginName, password: &Secret) -> Result<User> {
+    async fn password_holder(
+        &self,
+        name: &LoginName,
+        password: &Secret,
+        origin: &Origin,
+    ) -> Result<User> {
         let user = self.find_user(name).await?;
-        let key = match &user {
-            Some(u) => format!("user:{}", u.id.0),
-            None => name.throttle_key(),
+        let tag = self.login_key(name.as_typed());
+        let key = AttemptKey {
+            scope: LOGIN,
+            name: &tag,
+            client: &origin.client,
         };
-        let now = self.now();
-        let throttle = self.policies.login;
-        // The attempt is counted before the hash is checked (as a code's is),
-        // so any number of simultaneous guesses get at most the limit.
-        let attempt = self
-            .store
-            .reserve_login_attempt(
-                &key,
-                now,
-                now - throttle.window_seconds,
-                throttle.max_failures,
-            )
-            .await?;
-        if let LoginAttempt::Throttled { oldest } = attempt {
-            let wait = throttle.wait_after(oldest, now);
-            tracing::warn!(account = %key, wait, "password login throttled");
-            return Err(Error::Throttled { wait });
-        }
+        let limits = &self.policies.limits;
+        // Nothing a client typed reaches the log: a known account by id, an
+        // unknown name not at all.
+        let who = user.as_ref().map(|u| u.id.0);
+        let place = match self
+            .hold_place(key, limits.login_per_client, limits.login_per_name)
+            .await
+        {
+            Ok(id) => id,
+            Err(e) => {
+                if let Error::Throttled { wait } = e {
+                    tracing::warn!(user = who, wait, "password login throttled");
+                }
+                return Err(e);
+            }
+        };
         let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
-        if !self.hasher.verify(password, hash).await? {
-            // Inside the request span, so the line carries the client address.
-            tracing::info!(account = %key, "failed password login");
-            return Err(Error::InvalidCredentials);
-        }
-        let user = user.ok_or(Error::InvalidCredentials)?;
-        // Right password: forget the failures, the one just counted included.
-        self.store.clear_login_failures(&key).await?;
+        let right = match self.hasher.verify(password, hash).await {
+            Ok(right) => right,
+            Err(e) => {
+                // Not checked (the hash queue is full): the place is freed,
+                // not counted as a failure.
+                self.store.settle_attempt(place, &key, false).await?;
+                return Err(e);
+            }
+        };
+        let user = match user {
+            Some(u) if right => u,
+            _ => {
+                // Inside the request span, so the line carries the client address.
+                tracing::info!(user = who, "failed password login");
+                self.store.settle_attempt(place, &key, true).await?;
+                return Err(Error::InvalidCredentials);
+            }
+        };
+        // Right password: forget this address's failures, the attempt included.
+        self.store.settle_attempt(place, &key, false).await?;
         Ok(user)
     }
 
@@ -195,7 +291,9 @@ impl Accounts {
     /// SMS code (000-pixel-genius.md, Login API). Such an account cannot sign
     /// in where the contract offers no code step.
     pub async fn login_with_password(&self, login: PasswordLogin<'_>) -> Result<LoginOutcome> {
-        let user = self.check_password(&login.name, login.password).await?;
+        let user = self
+            .check_password(&login.name, login.password, login.origin)
+            .await?;
         if user.otp_enabled && login.second_factor.is_none() {
             tracing::info!(
                 user = user.id.0,
@@ -208,10 +306,10 @@ impl Accounts {
             // An empty code is no code, as `if otp:` in the original view.
             match login.otp.filter(|c| !c.expose().is_empty()) {
                 None => {
-                    self.send_code(&phone, spec).await?;
+                    self.send_code(&phone, spec, login.origin).await?;
                     return Ok(LoginOutcome::OtpSent);
                 }
-                Some(code) => self.check_code(&phone, spec, code).await?,
+                Some(code) => self.check_code(&phone, spec, code, login.origin).await?,
             }
         }
         let pair = self.issue_pair(&user, login.lifetimes, None).await?;
@@ -243,11 +341,23 @@ impl Accounts {
     /// simplejwt's refresh: a new access token for a live refresh token whose
     /// user still exists and is active (`Inactive` otherwise, as simplejwt 5.4's
     /// "no_active_account"). One store round trip.
-    pub async fn refresh_access(&self, refresh: &str, lifetimes: Lifetimes) -> Result<Signed> {
+    pub async fn refresh_access(
+        &self,
+        refresh: &str,
+        lifetimes: Lifetimes,
+        _origin: &Origin,
+    ) -> Result<Signed> {
         let claims = self
             .signer
             .verify(refresh, TokenKind::Refresh, self.now())
             .map_err(Error::TokenInvalid)?;
+        if claims.sid.is_some() {
+            // A delivery session's refresh token rotates at delivery only:
+            // refused here, and a retired one ends its session exactly as at
+            // delivery's refresh (INTERFACE.md, "Connections, queues,
+            // responses"), so no other door mints tokens or probes retired ones.
+            return Err(self.session_token_elsewhere(&claims).await);
+        }
         // simplejwt checks the blacklist before the user.
         match self
             .store
@@ -255,17 +365,12 @@ impl Accounts {
             .await?
         {
             (_, true) => Err(Error::TokenInvalid(TokenProblem::Revoked)),
+            (Some(u), false) if u.token_revoked(claims.iat) => {
+                Err(Error::TokenInvalid(TokenProblem::Revoked))
+            }
             (Some(u), false) if u.is_active => {
-                // A session's refresh token only while it is the live one
-                // (no extra read for tokens without a session).
-                self.check_session(&claims).await?;
-                self.signer.issue(
-                    TokenKind::Access,
-                    u.id,
-                    self.now(),
-                    lifetimes.access,
-                    claims.sid.as_deref(),
-                )
+                self.signer
+                    .issue(TokenKind::Access, u.id, self.now(), lifetimes.access, None)
             }
             _ => Err(Error::Inactive),
         }
@@ -274,7 +379,7 @@ impl Accounts {
     /// Blacklist a refresh token; one that is already blacklisted is refused
     /// as simplejwt does ("Token is blacklisted"). One store round trip for
     /// tokens without a session; a session's live refresh token ends its session.
-    pub async fn logout(&self, refresh: &str) -> Result<()> {
+    pub async fn logout(&self, refresh: &str, _origin: &Origin) -> Result<()> {
         let claims = self
             .signer
             .verify(refresh, TokenKind::Refresh, self.now())
@@ -284,7 +389,7 @@ impl Accounts {
 
     /// A logout by an authenticated user: as `logout`, but a refresh token
     /// that belongs to someone else is refused as invalid and left alone.
-    pub async fn logout_as(&self, user: UserId, refresh: &str) -> Result<()> {
+    pub async fn logout_as(&self, user: UserId, refresh: &str, _origin: &Origin) -> Result<()> {
         let claims = self
             .signer
             .verify(refresh, TokenKind::Refresh, self.now())
@@ -336,6 +441,11 @@ impl Accounts {
         if !session_alive {
             return Err(Error::TokenInvalid(TokenProblem::Revoked));
         }
+        if user.token_revoked(claims.iat) {
+            // Issued before a reactivation, a password change or a logout
+            // of every session: as an expired token.
+            return Err(Error::TokenInvalid(TokenProblem::InvalidOrExpired));
+        }
         Ok((user, claims))
     }
 
@@ -343,11 +453,23 @@ impl Accounts {
         self.store.user_by_id(id).await
     }
 
-    /// Send a fresh code to `phone`, inside the resend wait and hourly cap.
-    /// The slot is reserved before the SMS goes out and released if it fails,
-    /// so a failed send leaves neither a code nor a wait behind.
-    pub async fn send_code(&self, phone: &Phone, spec: OtpSpec) -> Result<()> {
+    /// Whether codes may be sent to `phone` at all: its country is allowed
+    /// (`ACCOUNTD_SMS_ALLOWED_COUNTRIES`).
+    pub fn may_text(&self, phone: &Phone) -> bool {
+        let allowed = &self.policies.limits.sms_countries;
+        allowed.is_empty() || phone.calling_code().is_some_and(|c| allowed.contains(&c))
+    }
+
+    /// Send a fresh code to `phone`, inside the resend wait, the phone's
+    /// hourly cap, the client address's and the fleet's hourly budgets. The
+    /// slot is reserved before the SMS goes out and released if it fails, so
+    /// a failed send leaves neither a code nor a wait behind.
+    pub async fn send_code(&self, phone: &Phone, spec: OtpSpec, origin: &Origin) -> Result<()> {
+        if !self.may_text(phone) {
+            return Err(Error::PhoneNotAllowed);
+        }
         let policy = self.policies.otp;
+        let limits = &self.policies.limits;
         let now = self.now();
         let code = otp::generate(spec.digits);
         let code_hash = self.otp_key.hash(spec.purpose, phone.as_str(), &code);
@@ -355,23 +477,21 @@ impl Accounts {
             phone,
             purpose: spec.purpose,
             code_hash: &code_hash,
+            client: &origin.client,
             now,
             expires_at: now + policy.ttl_seconds,
             resend_after: now - policy.resend_seconds,
-            window_start: now - 3600,
-            max_in_window: policy.max_sends_per_hour,
+            window_start: now - HOUR,
+            max_per_phone: policy.max_sends_per_hour,
+            max_per_client: limits.sms_per_client.max,
+            max_global: limits.sms_global.max,
         };
         let id = match self.store.reserve_otp(&reservation).await? {
             Reserved::Granted(id) => id,
-            Reserved::TooSoon { last_sent } => {
-                return Err(Error::OtpTooSoon {
-                    wait: (last_sent + policy.resend_seconds - now).max(1),
-                })
-            }
-            Reserved::CapReached { oldest_sent } => {
-                return Err(Error::OtpTooSoon {
-                    wait: (oldest_sent + 3600 - now).max(1),
-                })
+            Reserved::Refused(counts) => {
+                let wait = self.send_wait(&counts, now);
+                tracing::warn!(wait, "code not sent: a sending limit is reached");
+                return Err(Error::OtpTooSoon { wait });
             }
         };
         let message = format!("Your verification code is {}", code.expose());
@@ -385,9 +505,61 @@ impl Accounts {
         }
     }
 
+    /// How long until a refused send could go out: the first limit that
+    /// refused it, in the order the client can act on (the phone's wait and
+    /// cap, then the address's budget, then the fleet's).
+    fn send_wait(&self, c: &OtpCounts, now: UnixTime) -> i64 {
+        let policy = self.policies.otp;
+        let limits = &self.policies.limits;
+        let per_phone = Budget {
+            max: policy.max_sends_per_hour,
+            window: HOUR,
+        };
+        if let Some(last) = c.last_sent {
+            (last + policy.resend_seconds - now).max(1)
+        } else if per_phone.reached(c.phone.n) {
+            per_phone.wait(c.phone.oldest, now)
+        } else if limits.sms_per_client.reached(c.client.n) {
+            limits.sms_per_client.wait(c.client.oldest, now)
+        } else if limits.sms_global.reached(c.global.n) {
+            limits.sms_global.wait(c.global.oldest, now)
+        } else {
+            // The rows changed between the two reads (pruned, discarded):
+            // one second, then the client may simply try again.
+            1
+        }
+    }
+
     /// Check a code: the attempt is counted before the comparison, a code is
-    /// used at most once, and `max_attempts` wrong guesses burn it.
-    pub async fn check_code(&self, phone: &Phone, spec: OtpSpec, code: &Secret) -> Result<()> {
+    /// used at most once, and `max_attempts` wrong guesses burn it. Wrong
+    /// codes also count per client address: past the budget, that address's
+    /// checks are throttled whatever phone they name.
+    pub async fn check_code(
+        &self,
+        phone: &Phone,
+        spec: OtpSpec,
+        code: &Secret,
+        origin: &Origin,
+    ) -> Result<()> {
+        let key = AttemptKey {
+            scope: CODE,
+            name: "",
+            client: &origin.client,
+        };
+        let place = self
+            .hold_place(
+                key,
+                self.policies.limits.guesses_per_client,
+                Budget::UNLIMITED,
+            )
+            .await?;
+        let checked = self.compare_code(phone, spec, code).await;
+        let failed = matches!(checked, Err(Error::OtpInvalid));
+        self.store.settle_attempt(place, &key, failed).await?;
+        checked
+    }
+
+    async fn compare_code(&self, phone: &Phone, spec: OtpSpec, code: &Secret) -> Result<()> {
         let candidate = self
             .store
             .attempt_otp(
@@ -410,9 +582,59 @@ impl Accounts {
         Ok(())
     }
 
+    /// Refuse a code check before any code is compared (the account takes
+    /// no code alone), counted as the wrong guess it is so that it is
+    /// throttled like one: `OtpInvalid`, or the throttle.
+    pub(crate) async fn refuse_code(&self, origin: &Origin) -> Error {
+        let key = AttemptKey {
+            scope: CODE,
+            name: "",
+            client: &origin.client,
+        };
+        let limits = &self.policies.limits;
+        let place = match self
+            .hold_place(key, limits.guesses_per_client, Budget::UNLIMITED)
+            .await
+        {
+            Ok(place) => place,
+            Err(e) => return e,
+        };
+        match self.store.settle_attempt(place, &key, true).await {
+            Ok(()) => Error::OtpInvalid,
+            Err(e) => e,
+        }
+    }
+
+    /// Send a code to any phone (sign-in creates the account later), except
+    /// to an account that signs in with password and code: it is answered
+    /// as sent and sent nothing, so the answer tells nothing either
+    /// (INTERFACE.md, "Abuse limits").
+    pub async fn send_code_to_phone(
+        &self,
+        phone: &Phone,
+        spec: OtpSpec,
+        origin: &Origin,
+    ) -> Result<()> {
+        if let Some(user) = self.store.user_by_phone(phone).await? {
+            if user.otp_enabled {
+                tracing::info!(
+                    user = user.id.0,
+                    "no code sent: the account signs in with password and code"
+                );
+                return Ok(());
+            }
+        }
+        self.send_code(phone, spec, origin).await
+    }
+
     /// Send a code to the phone of an existing, active account only: an
     /// unknown phone is `NotFound("user")` and is sent nothing.
-    pub async fn send_code_to_user(&self, phone: &Phone, spec: OtpSpec) -> Result<()> {
+    pub async fn send_code_to_user(
+        &self,
+        phone: &Phone,
+        spec: OtpSpec,
+        origin: &Origin,
+    ) -> Result<()> {
         let user = self
             .store
             .user_by_phone(phone)
@@ -421,7 +643,16 @@ impl Accounts {
         if !user.is_active {
             return Err(Error::Inactive);
         }
-        self.send_code(phone, spec).await
+        if user.otp_enabled {
+            // A code alone does not sign this account in (INTERFACE.md,
+            // "Abuse limits"): answer as sent, send nothing.
+            tracing::info!(
+                user = user.id.0,
+                "no code sent: the account signs in with password and code"
+            );
+            return Ok(());
+        }
+        self.send_code(phone, spec, origin).await
     }
 
     /// Sign an existing account in by phone and code, optionally acting for
@@ -434,13 +665,17 @@ impl Accounts {
         code: &Secret,
         org: Option<OrgId>,
         lifetimes: Lifetimes,
+        origin: &Origin,
     ) -> Result<(TokenPair, User, Option<Org>)> {
         let user = self
             .store
             .user_by_phone(phone)
             .await?
             .ok_or(Error::NotFound("user"))?;
-        self.check_code(phone, spec, code).await?;
+        if user.otp_enabled {
+            return Err(self.refuse_code(origin).await);
+        }
+        self.check_code(phone, spec, code, origin).await?;
         if !user.is_active {
             return Err(Error::Inactive);
         }

@@ -13,6 +13,7 @@
 use super::accounts::{Accounts, TokenPair};
 use super::clock::UnixTime;
 use super::error::{Error, Result, TokenProblem};
+use super::origin::Origin;
 use super::otp::OtpSpec;
 use super::phone::Phone;
 use super::secret::Secret;
@@ -137,9 +138,16 @@ impl Accounts {
         code: &Secret,
         role_for_new: &str,
         lifetimes: Lifetimes,
+        origin: &Origin,
     ) -> Result<(TokenPair, User)> {
-        self.check_code(phone, spec, code).await?;
-        let user = match self.store().user_by_phone(phone).await? {
+        let existing = self.store().user_by_phone(phone).await?;
+        if existing.as_ref().is_some_and(|u| u.otp_enabled) {
+            // INTERFACE.md, "Abuse limits": an account that signs in with
+            // password and code is refused a code alone, as an invalid code.
+            return Err(self.refuse_code(origin).await);
+        }
+        self.check_code(phone, spec, code, origin).await?;
+        let user = match existing {
             Some(u) => u,
             None => self.create_phone_user(phone, role_for_new).await?,
         };
@@ -174,7 +182,12 @@ impl Accounts {
     /// one in one compare-and-swap; the token just retired answers the same
     /// successor inside the reuse window; any other retired token of the
     /// session revokes it.
-    pub async fn refresh_session(&self, token: &str, lifetimes: Lifetimes) -> Result<TokenPair> {
+    pub async fn refresh_session(
+        &self,
+        token: &str,
+        lifetimes: Lifetimes,
+        _origin: &Origin,
+    ) -> Result<TokenPair> {
         let now = self.now();
         let claims = self
             .signer()
@@ -185,6 +198,7 @@ impl Accounts {
             .as_deref()
             .ok_or(Error::TokenInvalid(TokenProblem::InvalidOrExpired))?;
         match self.store().user_by_id(claims.user()).await? {
+            Some(u) if u.token_revoked(claims.iat) => return Err(REVOKED),
             Some(u) if u.is_active => {}
             Some(_) => return Err(Error::Inactive),
             None => return Err(Error::NotFound("user")),
@@ -216,7 +230,7 @@ impl Accounts {
     }
 
     /// End the session of an access token; its tokens stop working at once.
-    pub async fn end_session(&self, access: &str) -> Result<()> {
+    pub async fn end_session(&self, access: &str, _origin: &Origin) -> Result<()> {
         let (_, claims) = self.session_user(access).await?;
         let sid = claims.sid.as_deref().ok_or(REVOKED)?;
         if !self
@@ -237,6 +251,39 @@ impl Accounts {
             return Err(Error::TokenInvalid(TokenProblem::InvalidOrExpired));
         }
         Ok((user, claims))
+    }
+
+    /// A session's refresh token presented at another contract's refresh:
+    /// always refused; a retired one (other than the one just retired,
+    /// inside the reuse window) ends its session as at delivery's refresh.
+    pub(crate) async fn session_token_elsewhere(&self, claims: &Claims) -> Error {
+        let Some(sid) = claims.sid.as_deref() else {
+            return REVOKED;
+        };
+        let now = self.now();
+        let session = match self.store().session(sid).await {
+            Ok(Some(s)) => s,
+            Ok(None) => return REVOKED,
+            Err(e) => return e,
+        };
+        let retired = session.is_alive(now)
+            && session.user == claims.user()
+            && session.current.refresh_jti != claims.jti
+            && !session.just_retired(&claims.jti, now, self.policies().refresh_reuse_seconds);
+        if retired {
+            if let Err(e) = self
+                .store()
+                .end_session(sid, now, EndReason::Reuse.as_str())
+                .await
+            {
+                return e;
+            }
+            tracing::warn!(
+                user = session.user.0,
+                "retired refresh token presented again; session revoked"
+            );
+        }
+        REVOKED
     }
 
     /// For a refresh token that names a session (presented at a contract

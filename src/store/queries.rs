@@ -7,12 +7,16 @@
 //! backends differ.
 
 use super::db::{query, Db};
+use super::db::{FromRow, Row};
 use super::rows::{user_columns, FlaggedUser};
 use crate::domain::clock::UnixTime;
 use crate::domain::error::{Error, Result};
 use crate::domain::org::{NewOrg, Org, OrgId};
 use crate::domain::phone::Phone;
-use crate::domain::ports::{LoginAttempt, OtpCandidate, OtpReservation, Reserved, Store};
+use crate::domain::ports::{
+    Attempt, AttemptKey, AttemptReservation, Count, OtpCandidate, OtpCounts, OtpReservation,
+    Reserved, Store,
+};
 use crate::domain::sessions::{Session, SessionTokens};
 use crate::domain::user::{NewUser, User, UserId, UserPatch};
 use async_trait::async_trait;
@@ -33,6 +37,41 @@ impl SqlStore {
     }
 }
 
+/// The counts a refused attempt reservation read: per client, per name.
+struct AttemptCounts(Count, Count);
+
+impl FromRow for AttemptCounts {
+    fn from_row(r: &dyn Row) -> Result<Self> {
+        Ok(AttemptCounts(
+            Count {
+                n: r.int(0)?,
+                oldest: r.opt_int(1)?,
+            },
+            Count {
+                n: r.int(2)?,
+                oldest: r.opt_int(3)?,
+            },
+        ))
+    }
+}
+
+impl FromRow for OtpCounts {
+    fn from_row(r: &dyn Row) -> Result<Self> {
+        let count = |i| -> Result<Count> {
+            Ok(Count {
+                n: r.int(i)?,
+                oldest: r.opt_int(i + 1)?,
+            })
+        };
+        Ok(OtpCounts {
+            last_sent: r.opt_int(0)?,
+            phone: count(1)?,
+            client: count(3)?,
+            global: count(5)?,
+        })
+    }
+}
+
 fn profile_text(p: &serde_json::Map<String, serde_json::Value>) -> String {
     serde_json::Value::Object(p.clone()).to_string()
 }
@@ -46,7 +85,7 @@ const PRUNE: [(&str, i64); 5] = [
     ("DELETE FROM sessions WHERE refresh_exp < $1", 0),
     ("DELETE FROM blacklisted_tokens WHERE expires_at < $1", 0),
     ("DELETE FROM otp_codes WHERE created_at < $1", 86_400),
-    ("DELETE FROM login_failures WHERE at < $1", 86_400),
+    ("DELETE FROM attempts WHERE at < $1", 86_400),
 ];
 
 #[async_trait]
@@ -341,27 +380,34 @@ impl Store for SqlStore {
     }
 
     async fn reserve_otp(&self, r: &OtpReservation<'_>) -> Result<Reserved> {
-        // The wait and the cap count rows another request may be inserting
-        // right now: `locked` on the phone.
+        // Every budget counts rows other requests may be inserting right now;
+        // the fleet-wide budget makes the lock one for all phones (a short
+        // statement; codes are sent a few times a second at most).
         let granted: Option<i64> = self
             .db
             .locked(
-                &format!("otp:{}", r.phone.as_str()),
+                "otp",
                 query(
-                    "INSERT INTO otp_codes (phone, purpose, code_hash, created_at, expires_at, attempts, state)
-                     SELECT $1, $2, $3, $4, $5, 0, 'pending'
-                     WHERE NOT EXISTS (SELECT 1 FROM otp_codes WHERE phone = $1 AND created_at > $6)
-                       AND (SELECT COUNT(*) FROM otp_codes WHERE phone = $1 AND created_at > $7) < $8
+                    "INSERT INTO otp_codes (phone, purpose, code_hash, client, created_at,
+                         expires_at, attempts, state)
+                     SELECT $1, $2, $3, $4, $5, $6, 0, 'pending'
+                     WHERE NOT EXISTS (SELECT 1 FROM otp_codes WHERE phone = $1 AND created_at > $7)
+                       AND (SELECT COUNT(*) FROM otp_codes WHERE phone = $1 AND created_at > $8) < $9
+                       AND (SELECT COUNT(*) FROM otp_codes WHERE client = $4 AND created_at > $8) < $10
+                       AND (SELECT COUNT(*) FROM otp_codes WHERE created_at > $8) < $11
                      RETURNING id",
                 )
                 .bind(r.phone.as_str())
                 .bind(r.purpose)
                 .bind(r.code_hash)
+                .bind(r.client)
                 .bind(r.now)
                 .bind(r.expires_at)
                 .bind(r.resend_after)
                 .bind(r.window_start)
-                .bind(r.max_in_window),
+                .bind(r.max_per_phone)
+                .bind(r.max_per_client)
+                .bind(r.max_global),
             )
             .await?
             .into_iter()
@@ -369,28 +415,26 @@ impl Store for SqlStore {
         if let Some(id) = granted {
             return Ok(Reserved::Granted(id));
         }
-        // Refused: say why, in one read.
-        let (last, oldest): (Option<i64>, Option<i64>) = self
+        // Refused: read the counts it was refused on, in one statement.
+        let counts: OtpCounts = self
             .db
             .one(
                 query(
-                    "SELECT MAX(CASE WHEN created_at > $2 THEN created_at END), MIN(created_at)
-                     FROM otp_codes WHERE phone = $1 AND created_at > $3",
+                    "SELECT MAX(CASE WHEN phone = $1 AND created_at > $3 THEN created_at END),
+                         COUNT(CASE WHEN phone = $1 THEN 1 END),
+                         MIN(CASE WHEN phone = $1 THEN created_at END),
+                         COUNT(CASE WHEN client = $2 THEN 1 END),
+                         MIN(CASE WHEN client = $2 THEN created_at END),
+                         COUNT(*), MIN(created_at)
+                     FROM otp_codes WHERE created_at > $4",
                 )
                 .bind(r.phone.as_str())
+                .bind(r.client)
                 .bind(r.resend_after)
                 .bind(r.window_start),
             )
             .await?;
-        Ok(match (last, oldest) {
-            (Some(last_sent), _) => Reserved::TooSoon { last_sent },
-            (None, Some(oldest_sent)) => Reserved::CapReached { oldest_sent },
-            // Rows vanished between the two reads (pruned or discarded): the
-            // caller may simply try again; say "too soon" for one second.
-            (None, None) => Reserved::TooSoon {
-                last_sent: r.resend_after + 1,
-            },
-        })
+        Ok(Reserved::Refused(counts))
     }
 
     async fn activate_otp(&self, id: i64, phone: &Phone) -> Result<()> {
@@ -463,51 +507,115 @@ impl Store for SqlStore {
         Ok(done == 1)
     }
 
-    async fn login_failures(&self, key: &str, since: UnixTime) -> Result<(i64, Option<UnixTime>)> {
-        self.db
-            .one(
-                query("SELECT COUNT(*), MIN(at) FROM login_failures WHERE key = $1 AND at > $2")
-                    .bind(key)
-                    .bind(since),
-            )
-            .await
-    }
-
-    async fn reserve_login_attempt(
-        &self,
-        key: &str,
-        now: UnixTime,
-        since: UnixTime,
-        max: i64,
-    ) -> Result<LoginAttempt> {
-        let counted = self
+    async fn reserve_attempt(&self, r: &AttemptReservation<'_>) -> Result<Attempt> {
+        let k = r.key;
+        let reserved: Option<i64> = self
             .db
-            .locked::<i64>(
-                &format!("login:{key}"),
+            .locked(
+                &format!("attempt:{}:{}", k.scope, k.name),
                 query(
-                    "INSERT INTO login_failures (key, at)
-                     SELECT $1, $2
-                     WHERE (SELECT COUNT(*) FROM login_failures WHERE key = $1 AND at > $3) < $4
+                    "INSERT INTO attempts (scope, name, client, at, state)
+                     SELECT $1, $2, $3, $4, 'pending'
+                     WHERE (SELECT COUNT(*) FROM attempts WHERE scope = $1 AND name = $2
+                            AND client = $3 AND at > $5 AND (state = 'failed' OR at > $9)) < $6
+                       AND (SELECT COUNT(*) FROM attempts WHERE scope = $1 AND name = $2
+                            AND at > $7 AND (state = 'failed' OR at > $9)) < $8
                      RETURNING id",
                 )
-                .bind(key)
-                .bind(now)
-                .bind(since)
-                .bind(max),
+                .bind(k.scope)
+                .bind(k.name)
+                .bind(k.client)
+                .bind(r.now)
+                .bind(r.per_client.0)
+                .bind(r.per_client.1)
+                .bind(r.per_name.0)
+                .bind(r.per_name.1)
+                .bind(r.pending_since),
+            )
+            .await?
+            .into_iter()
+            .next();
+        if let Some(id) = reserved {
+            return Ok(Attempt::Reserved(id));
+        }
+        let counts: AttemptCounts = self
+            .db
+            .one(
+                query(
+                    "SELECT COUNT(CASE WHEN client = $3 AND at > $4 THEN 1 END),
+                         MIN(CASE WHEN client = $3 AND at > $4 THEN at END),
+                         COUNT(CASE WHEN at > $5 THEN 1 END),
+                         MIN(CASE WHEN at > $5 THEN at END)
+                     FROM attempts WHERE scope = $1 AND name = $2 AND state = 'failed'",
+                )
+                .bind(k.scope)
+                .bind(k.name)
+                .bind(k.client)
+                .bind(r.per_client.0)
+                .bind(r.per_name.0),
             )
             .await?;
-        if !counted.is_empty() {
-            return Ok(LoginAttempt::Counted);
-        }
-        let (_, oldest) = self.login_failures(key, since).await?;
-        Ok(LoginAttempt::Throttled {
-            oldest: oldest.unwrap_or(now),
+        Ok(Attempt::Refused {
+            per_client: counts.0,
+            per_name: counts.1,
         })
     }
 
-    async fn clear_login_failures(&self, key: &str) -> Result<()> {
+    async fn settle_attempt(&self, id: i64, k: &AttemptKey<'_>, failed: bool) -> Result<()> {
+        let q = if failed {
+            query("UPDATE attempts SET state = 'failed' WHERE id = $1").bind(id)
+        } else {
+            // A success forgets the failures of its name from its address;
+            // those from other addresses keep counting towards the name's
+            // ceiling, so a guesser cannot reset it by waiting for the owner.
+            query(
+                "DELETE FROM attempts WHERE id = $1
+                    OR (scope = $2 AND name = $3 AND client = $4 AND state = 'failed')",
+            )
+            .bind(id)
+            .bind(k.scope)
+            .bind(k.name)
+            .bind(k.client)
+        };
+        self.db.run(q).await.map(drop)
+    }
+
+    async fn clear_attempts(&self, scope: &str, names: &[String]) -> Result<u64> {
+        let mut removed = 0;
+        for name in names {
+            removed += self
+                .db
+                .run(
+                    query("DELETE FROM attempts WHERE scope = $1 AND name = $2")
+                        .bind(scope)
+                        .bind(name),
+                )
+                .await?;
+        }
+        Ok(removed)
+    }
+
+    async fn revoke_tokens(&self, user: UserId, now: UnixTime) -> Result<()> {
         self.db
-            .run(query("DELETE FROM login_failures WHERE key = $1").bind(key))
+            .batch(vec![
+                query("UPDATE users SET tokens_valid_after = $2 WHERE id = $1")
+                    .bind(user.0)
+                    .bind(now),
+                query(
+                    "INSERT INTO blacklisted_tokens (jti, user_id, expires_at, blacklisted_at)
+                     SELECT jti, user_id, expires_at, $2 FROM refresh_tokens
+                     WHERE user_id = $1 AND expires_at > $2
+                     ON CONFLICT (jti) DO NOTHING",
+                )
+                .bind(user.0)
+                .bind(now),
+                query(
+                    "UPDATE sessions SET ended_at = $2, end_reason = 'revoked'
+                     WHERE user_id = $1 AND ended_at IS NULL",
+                )
+                .bind(user.0)
+                .bind(now),
+            ])
             .await
             .map(drop)
     }

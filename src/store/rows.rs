@@ -14,13 +14,13 @@ macro_rules! user_columns {
     () => {
         "users.id, users.username, users.email, users.phone, users.first_name, users.last_name, \
          users.role, users.is_active, users.otp_enabled, users.date_joined, users.last_login, \
-         users.profile, users.password_hash"
+         users.profile, users.password_hash, users.tokens_valid_after"
     };
 }
 pub(crate) use user_columns;
 
 /// Columns of `user_columns!` that come before any extra column.
-pub const USER_WIDTH: usize = 13;
+pub const USER_WIDTH: usize = 14;
 
 impl FromRow for User {
     fn from_row(r: &dyn Row) -> Result<Self> {
@@ -54,6 +54,7 @@ impl FromRow for User {
             last_login: r.opt_int(10)?,
             profile,
             password_hash: r.opt_text(12)?,
+            tokens_valid_after: r.opt_int(13)?,
         })
     }
 }

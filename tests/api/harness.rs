@@ -177,11 +177,16 @@ impl TestApp {
     /// database, clock and SMS recorder: what a load balancer spreads
     /// requests over.
     pub async fn another_instance(&self) -> Self {
+        self.another_instance_with(|_| {}).await
+    }
+
+    /// `another_instance` with configuration changes.
+    pub async fn another_instance_with(&self, change: impl FnOnce(&mut Config)) -> Self {
         Self::start(
             self.db.clone(),
             self.clock.clone(),
             self.sms.clone(),
-            |_| {},
+            change,
         )
         .await
     }
@@ -272,6 +277,30 @@ impl TestApp {
         }
     }
 
+    /// The single integer a query answers, read behind the server's back
+    /// (e.g. `SELECT COUNT(*) FROM attempts`).
+    pub async fn count(&self, sql: &str) -> i64 {
+        match backend() {
+            Backend::Sqlite => {
+                let path = self.db_url.trim_start_matches("sqlite://").to_owned();
+                let sql = sql.to_owned();
+                tokio::task::spawn_blocking(move || {
+                    let conn = rusqlite::Connection::open(path).unwrap();
+                    conn.query_row(&sql, [], |r| r.get(0)).unwrap()
+                })
+                .await
+                .unwrap()
+            }
+            Backend::Postgres => {
+                use sqlx::{Connection, Row};
+                let mut conn = sqlx::PgConnection::connect(&self.db_url).await.unwrap();
+                let n: i64 = sqlx::query(sql).fetch_one(&mut conn).await.unwrap().get(0);
+                conn.close().await.unwrap();
+                n
+            }
+        }
+    }
+
     pub fn now(&self) -> i64 {
         self.clock.now()
     }
@@ -303,6 +332,20 @@ impl TestApp {
                 .unwrap(),
         )
         .await
+    }
+
+    /// POST as a client at `addr`, behind a proxy that names it in
+    /// `X-Forwarded-For` (the app must trust that header).
+    pub async fn post_from(&self, addr: &str, path: &str, body: Value) -> Reply {
+        let r = self
+            .client
+            .post(format!("{}{path}", self.url))
+            .header("x-forwarded-for", addr)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        Self::reply(r).await
     }
 
     pub async fn post_raw(

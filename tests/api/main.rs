@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod abuse;
+mod at_rest;
 mod cli;
 mod cors;
 mod delivery;
@@ -13,6 +15,7 @@ mod instances;
 mod kikapu;
 mod password_policy;
 mod pixel_genius;
+mod revocation;
 mod simple;
 mod sms_gateways;
 mod sms_webhook;

@@ -3,7 +3,39 @@
 
 use crate::harness::{backend, Backend, TestApp, TestDb};
 use accountd::domain::phone::Phone;
-use accountd::domain::ports::{LoginAttempt, OtpReservation, Reserved};
+use accountd::domain::ports::{
+    Attempt, AttemptKey, AttemptReservation, Count, OtpCounts, OtpReservation, Reserved,
+};
+
+fn attempt<'a>(name: &'a str, client: &'a str, now: i64, max: i64) -> AttemptReservation<'a> {
+    AttemptReservation {
+        key: AttemptKey {
+            scope: "login",
+            name,
+            client,
+        },
+        now,
+        per_client: (now - 900, max),
+        per_name: (now - 3600, 100),
+        pending_since: now - 60,
+    }
+}
+
+fn otp<'a>(phone: &'a Phone, client: &'a str, now: i64) -> OtpReservation<'a> {
+    OtpReservation {
+        phone,
+        purpose: "login",
+        code_hash: "h",
+        client,
+        now,
+        expires_at: now + 300,
+        resend_after: now - 60,
+        window_start: now - 3600,
+        max_per_phone: 5,
+        max_per_client: 3,
+        max_global: 1000,
+    }
+}
 
 #[tokio::test]
 async fn prune_removes_expired_rows_and_keeps_live_ones() {
@@ -24,26 +56,16 @@ async fn prune_removes_expired_rows_and_keeps_live_ones() {
         .unwrap();
     assert!(store.blacklist("a", user.id, now + 10, now).await.unwrap());
     assert!(!store.blacklist("a", user.id, now + 10, now).await.unwrap());
-    assert_eq!(
-        store
-            .reserve_login_attempt("ann", now, now - 900, 10)
-            .await
-            .unwrap(),
-        LoginAttempt::Counted
-    );
-    let reserved = store
-        .reserve_otp(&OtpReservation {
-            phone: &phone,
-            purpose: "login",
-            code_hash: "h",
-            now,
-            expires_at: now + 300,
-            resend_after: now - 60,
-            window_start: now - 3600,
-            max_in_window: 5,
-        })
+    let Attempt::Reserved(id) = store
+        .reserve_attempt(&attempt("ann", "c", now, 10))
         .await
-        .unwrap();
+        .unwrap()
+    else {
+        panic!("no place for a first attempt");
+    };
+    let key = attempt("ann", "c", now, 10).key;
+    store.settle_attempt(id, &key, true).await.unwrap();
+    let reserved = store.reserve_otp(&otp(&phone, "c", now)).await.unwrap();
     assert!(matches!(reserved, Reserved::Granted(_)), "{reserved:?}");
     // Nothing has expired yet (the server's own pruner may have run first).
     assert_eq!(store.prune(now).await.unwrap(), 0);
@@ -52,49 +74,136 @@ async fn prune_removes_expired_rows_and_keeps_live_ones() {
     // the code go; token "b" stays.
     assert_eq!(store.prune(now + 86_401).await.unwrap(), 4);
     assert!(!store.is_blacklisted("a").await.unwrap());
-    assert_eq!(
-        store.login_failures("ann", now - 1).await.unwrap(),
-        (0, None)
-    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM attempts").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM refresh_tokens").await, 1);
 }
 
 #[tokio::test]
-async fn login_attempts_are_counted_up_to_the_limit_then_refused_with_the_oldest() {
+async fn attempts_hold_places_up_to_the_limit_counting_pending_and_failed_ones() {
     let app = TestApp::spawn().await;
     let store = app.state.accounts.store();
     let now = app.now();
+    let mut ids = Vec::new();
     for i in 0..3 {
-        assert_eq!(
-            store
-                .reserve_login_attempt("k", now + i, now - 900, 3)
-                .await
-                .unwrap(),
-            LoginAttempt::Counted
-        );
+        match store
+            .reserve_attempt(&attempt("k", "a", now + i, 3))
+            .await
+            .unwrap()
+        {
+            Attempt::Reserved(id) => ids.push(id),
+            other => panic!("{other:?}"),
+        }
     }
+    // Three pending: no place, and no failure counted yet.
+    let empty = Count { n: 0, oldest: None };
     assert_eq!(
         store
-            .reserve_login_attempt("k", now + 5, now - 900, 3)
+            .reserve_attempt(&attempt("k", "a", now + 5, 3))
             .await
             .unwrap(),
-        LoginAttempt::Throttled { oldest: now }
+        Attempt::Refused {
+            per_client: empty,
+            per_name: empty
+        }
     );
-    // Another key is its own count; clearing frees the key at once.
+    // Another address, another name: places of their own.
+    assert!(matches!(
+        store
+            .reserve_attempt(&attempt("k", "b", now, 3))
+            .await
+            .unwrap(),
+        Attempt::Reserved(_)
+    ));
+    assert!(matches!(
+        store
+            .reserve_attempt(&attempt("other", "a", now, 3))
+            .await
+            .unwrap(),
+        Attempt::Reserved(_)
+    ));
+    // Two fail, one succeeds: the success forgets this address's failures.
+    let key = attempt("k", "a", now, 3).key;
+    store.settle_attempt(ids[0], &key, true).await.unwrap();
+    store.settle_attempt(ids[1], &key, true).await.unwrap();
     assert_eq!(
         store
-            .reserve_login_attempt("other", now, now - 900, 3)
+            .reserve_attempt(&attempt("k", "a", now + 5, 2))
             .await
             .unwrap(),
-        LoginAttempt::Counted
+        Attempt::Refused {
+            per_client: Count {
+                n: 2,
+                oldest: Some(now)
+            },
+            per_name: Count {
+                n: 2,
+                oldest: Some(now)
+            },
+        }
     );
-    store.clear_login_failures("k").await.unwrap();
+    store.settle_attempt(ids[2], &key, false).await.unwrap();
     assert_eq!(
+        app.count("SELECT COUNT(*) FROM attempts WHERE name = 'k' AND client = 'a'")
+            .await,
+        0
+    );
+    // A pending attempt abandoned over a minute ago holds no place.
+    assert!(matches!(
         store
-            .reserve_login_attempt("k", now + 6, now - 900, 3)
+            .reserve_attempt(&attempt("z", "a", now, 1))
             .await
             .unwrap(),
-        LoginAttempt::Counted
+        Attempt::Reserved(_)
+    ));
+    assert!(matches!(
+        store
+            .reserve_attempt(&attempt("z", "a", now + 61, 1))
+            .await
+            .unwrap(),
+        Attempt::Reserved(_)
+    ));
+}
+
+#[tokio::test]
+async fn codes_are_refused_past_the_address_budget_with_the_counts() {
+    let app = TestApp::spawn().await;
+    let store = app.state.accounts.store();
+    let now = app.now();
+    let phones: Vec<Phone> = (0..4)
+        .map(|i| Phone::parse(&format!("+1202555010{i}")).unwrap())
+        .collect();
+    for (i, p) in phones.iter().take(3).enumerate() {
+        let r = store
+            .reserve_otp(&otp(p, "addr", now + i as i64))
+            .await
+            .unwrap();
+        assert!(matches!(r, Reserved::Granted(_)), "{r:?}");
+    }
+    let r = store
+        .reserve_otp(&otp(&phones[3], "addr", now + 5))
+        .await
+        .unwrap();
+    assert_eq!(
+        r,
+        Reserved::Refused(OtpCounts {
+            last_sent: None,
+            phone: Count { n: 0, oldest: None },
+            client: Count {
+                n: 3,
+                oldest: Some(now)
+            },
+            global: Count {
+                n: 3,
+                oldest: Some(now)
+            },
+        })
     );
+    // Another address is within its own budget.
+    let r = store
+        .reserve_otp(&otp(&phones[3], "other", now + 5))
+        .await
+        .unwrap();
+    assert!(matches!(r, Reserved::Granted(_)), "{r:?}");
 }
 
 /// The schema of a database as a set of comparable lines: every column

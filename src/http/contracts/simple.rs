@@ -8,6 +8,7 @@ use crate::domain::user::LoginName;
 use crate::domain::Error;
 use crate::http::extract::Fields;
 use crate::http::keyed::{ErrorKey, KeyedError};
+use crate::http::origin::Client;
 use crate::http::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -74,6 +75,7 @@ impl ApiError {
 
 async fn login(
     State(app): State<AppState>,
+    client: Client,
     mut body: Fields<ApiError>,
 ) -> Result<Response, ApiError> {
     let username = body.string("username");
@@ -89,6 +91,7 @@ async fn login(
             otp: None,
             second_factor: None,
             lifetimes: app.lifetimes(Contract::Simple),
+            origin: &client.origin(Contract::Simple),
         })
         .await
         .map_err(ApiError::login)?;
@@ -106,6 +109,7 @@ async fn login(
 
 async fn refresh(
     State(app): State<AppState>,
+    client: Client,
     mut body: Fields<ApiError>,
 ) -> Result<Response, ApiError> {
     let refresh = body.string("refresh");
@@ -113,7 +117,11 @@ async fn refresh(
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.sentence()))?;
     let access = app
         .accounts
-        .refresh_access(&refresh, app.lifetimes(Contract::Simple))
+        .refresh_access(
+            &refresh,
+            app.lifetimes(Contract::Simple),
+            &client.origin(Contract::Simple),
+        )
         .await
         .map_err(ApiError::refresh)?;
     Ok(Json(json!({"access": access.token})).into_response())
