@@ -62,6 +62,7 @@ pub async fn accounts(
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
+    let events = crate::store::AuditWriter::start(store.clone());
     Ok(Accounts::new(
         store,
         sms,
@@ -79,7 +80,8 @@ pub async fn accounts(
             limits: limits(config),
             refresh_reuse_seconds: config.refresh_reuse_seconds,
         },
-    ))
+    )
+    .with_events(events))
 }
 
 /// The abuse limits of a configuration (INTERFACE.md, "Abuse limits").
@@ -136,6 +138,8 @@ impl App {
     ) -> std::io::Result<()> {
         let accounts = self.state.accounts.clone();
         let store = accounts.store().clone();
+        let events = accounts.events().clone();
+        let retention_days = self.state.config.audit_retention_days;
         let pruner = tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(600));
             loop {
@@ -145,11 +149,18 @@ impl App {
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "prune failed"),
                 }
+                let kept_from = accounts.now() - retention_days * 86_400;
+                match accounts.store().prune_audit(kept_from).await {
+                    Ok(n) if n > 0 => tracing::info!(removed = n, "pruned old audit records"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "audit prune failed"),
+                }
             }
         });
         let router = http::router(self.state);
         let result = http::serve(self.listener, router, shutdown).await;
         pruner.abort();
+        events.flush().await;
         // Checkpoints SQLite's WAL into the file: a copy taken after a clean
         // stop is the whole database.
         store.close().await;

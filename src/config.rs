@@ -128,6 +128,8 @@ pub struct Config {
     pub sms_allowed_countries: Vec<u16>,
     /// Wrong codes per client address in an hour; 0: no limit.
     pub otp_max_failures_per_address_per_hour: i64,
+    /// Days audit records are kept.
+    pub audit_retention_days: i64,
     pub trusted_proxy_header: Option<String>,
     pub cors_origins: Vec<String>,
     /// Also require phone numbers to be dialable in their country.
@@ -347,6 +349,7 @@ impl Config {
                 "otp_max_failures_per_address_per_hour",
                 30,
             )?,
+            audit_retention_days: positive(&mut take, "audit_retention_days", 90)?,
             trusted_proxy_header: take("trusted_proxy_header"),
             cors_origins: take("cors_origins")
                 .map(|s| {

@@ -2,6 +2,7 @@
 //! throttle and optional second factor, one-time codes, token pairs, refresh,
 //! logout and the user behind an access token.
 
+use super::audit::{outcome_of, AuditEvent, Discard, EventKind, EventSink};
 use super::clock::{Clock, UnixTime};
 use super::error::{Error, Result, TokenProblem};
 use super::limits::{Budget, Limits, HOUR, PENDING_SECONDS};
@@ -79,6 +80,7 @@ pub struct Accounts {
     signer: TokenSigner,
     otp_key: OtpKey,
     policies: Policies,
+    events: Arc<dyn EventSink>,
 }
 
 impl Accounts {
@@ -99,7 +101,47 @@ impl Accounts {
             signer,
             otp_key,
             policies,
+            events: Arc::new(Discard),
         }
+    }
+
+    /// Send auth events to `events` (the audit trail, metrics).
+    pub fn with_events(mut self, events: Arc<dyn EventSink>) -> Self {
+        self.events = events;
+        self
+    }
+
+    pub fn events(&self) -> &Arc<dyn EventSink> {
+        &self.events
+    }
+
+    /// Record one auth event.
+    pub(crate) fn emit(&self, event: AuditEvent) {
+        self.events.emit(event);
+    }
+
+    /// Record how an operation on a token went: success, or the failure's
+    /// word; for the token's user once its signature held.
+    pub(crate) fn emit_result<T>(
+        &self,
+        kind: EventKind,
+        user: Option<UserId>,
+        origin: &Origin,
+        result: &Result<T>,
+    ) {
+        let outcome = result.as_ref().map_or_else(outcome_of, |_| "success");
+        self.emit(self.event(kind, outcome, user, origin));
+    }
+
+    /// An event of `kind` now, from `origin`.
+    pub(crate) fn event(
+        &self,
+        kind: EventKind,
+        outcome: &'static str,
+        user: Option<UserId>,
+        origin: &Origin,
+    ) -> AuditEvent {
+        AuditEvent::new(self.now(), kind, outcome, user, origin)
     }
 
     pub fn now(&self) -> UnixTime {
@@ -143,6 +185,7 @@ impl Accounts {
     ) -> Result<User> {
         let user = self.password_holder(name, password, origin).await?;
         if !user.is_active {
+            self.emit(self.event(EventKind::PasswordLogin, "inactive", Some(user.id), origin));
             return Err(Error::Inactive);
         }
         Ok(user)
@@ -160,20 +203,25 @@ impl Accounts {
         origin: &Origin,
     ) -> Result<User> {
         let user = self.password_holder(name, password, origin).await?;
-        if !user.has_role(role) {
-            return Err(Error::InvalidCredentials);
-        }
-        if !user.is_active {
-            return Err(Error::Inactive);
-        }
-        if user.otp_enabled {
+        let refused = if !user.has_role(role) {
+            Some(("wrong_role", Error::InvalidCredentials))
+        } else if !user.is_active {
+            Some(("inactive", Error::Inactive))
+        } else if user.otp_enabled {
             tracing::info!(
                 user = user.id.0,
                 "password login refused: second factor required"
             );
-            return Err(Error::SecondFactorRequired);
+            Some(("second_factor_required", Error::SecondFactorRequired))
+        } else {
+            None
+        };
+        let outcome = refused.as_ref().map_or("success", |(o, _)| o);
+        self.emit(self.event(EventKind::PasswordLogin, outcome, Some(user.id), origin));
+        match refused {
+            Some((_, e)) => Err(e),
+            None => Ok(user),
         }
-        Ok(user)
     }
 
     /// The key failed logins of a name are counted under: a keyed tag of the
@@ -188,11 +236,15 @@ impl Accounts {
     /// for, not refused: a right password is never refused because other
     /// attempts are in flight, and simultaneous guesses still cannot
     /// overshoot a limit. Failed attempts that fill a budget throttle.
+    /// `limits` names the two budgets in the audit trail; `user`, when known,
+    /// is whose attempt it is.
     async fn hold_place(
         &self,
         key: AttemptKey<'_>,
-        per_client: Budget,
-        per_name: Budget,
+        (per_client, per_name): (Budget, Budget),
+        limits: (&'static str, &'static str),
+        user: Option<UserId>,
+        origin: &Origin,
     ) -> Result<i64> {
         let deadline = tokio::time::Instant::now() + PLACE_WAIT;
         loop {
@@ -214,15 +266,20 @@ impl Accounts {
                     per_name: n,
                 } => (c, n),
             };
-            if per_client.reached(client_failed.n) {
-                return Err(Error::Throttled {
-                    wait: per_client.wait(client_failed.oldest, now),
-                });
-            }
-            if per_name.reached(name_failed.n) {
-                return Err(Error::Throttled {
-                    wait: per_name.wait(name_failed.oldest, now),
-                });
+            let over = if per_client.reached(client_failed.n) {
+                Some((limits.0, per_client.wait(client_failed.oldest, now)))
+            } else if per_name.reached(name_failed.n) {
+                Some((limits.1, per_name.wait(name_failed.oldest, now)))
+            } else {
+                None
+            };
+            if let Some((limit, wait)) = over {
+                self.emit(
+                    self.event(EventKind::Throttled, "refused", user, origin)
+                        .with("limit", limit)
+                        .with("wait", wait),
+                );
+                return Err(Error::Throttled { wait });
             }
             if tokio::time::Instant::now() >= deadline {
                 return Err(Error::Unavailable(
@@ -252,7 +309,13 @@ impl Accounts {
         // unknown name not at all.
         let who = user.as_ref().map(|u| u.id.0);
         let place = match self
-            .hold_place(key, limits.login_per_client, limits.login_per_name)
+            .hold_place(
+                key,
+                (limits.login_per_client, limits.login_per_name),
+                ("login_per_address", "login_per_name"),
+                user.as_ref().map(|u| u.id),
+                origin,
+            )
             .await
         {
             Ok(id) => id,
@@ -278,6 +341,12 @@ impl Accounts {
             _ => {
                 // Inside the request span, so the line carries the client address.
                 tracing::info!(user = who, "failed password login");
+                self.emit(self.event(
+                    EventKind::PasswordLogin,
+                    "invalid_password",
+                    who.map(UserId),
+                    origin,
+                ));
                 self.store.settle_attempt(place, &key, true).await?;
                 return Err(Error::InvalidCredentials);
             }
@@ -294,22 +363,33 @@ impl Accounts {
         let user = self
             .check_password(&login.name, login.password, login.origin)
             .await?;
+        let origin = login.origin;
         if user.otp_enabled && login.second_factor.is_none() {
             tracing::info!(
                 user = user.id.0,
                 "password login refused: second factor required"
             );
+            self.emit(self.event(
+                EventKind::PasswordLogin,
+                "second_factor_required",
+                Some(user.id),
+                origin,
+            ));
             return Err(Error::SecondFactorRequired);
         }
+        self.emit(self.event(EventKind::PasswordLogin, "success", Some(user.id), origin));
         if let Some(spec) = login.second_factor.filter(|_| user.otp_enabled) {
             let phone = user.phone.clone().ok_or(Error::SmsFailed)?;
             // An empty code is no code, as `if otp:` in the original view.
             match login.otp.filter(|c| !c.expose().is_empty()) {
                 None => {
-                    self.send_code(&phone, spec, login.origin).await?;
+                    self.send_code(&phone, spec, Some(user.id), origin).await?;
                     return Ok(LoginOutcome::OtpSent);
                 }
-                Some(code) => self.check_code(&phone, spec, code, login.origin).await?,
+                Some(code) => {
+                    self.check_code(&phone, spec, code, Some(user.id), origin)
+                        .await?
+                }
             }
         }
         let pair = self.issue_pair(&user, login.lifetimes, None).await?;
@@ -345,18 +425,33 @@ impl Accounts {
         &self,
         refresh: &str,
         lifetimes: Lifetimes,
-        _origin: &Origin,
+        origin: &Origin,
     ) -> Result<Signed> {
-        let claims = self
-            .signer
-            .verify(refresh, TokenKind::Refresh, self.now())
-            .map_err(Error::TokenInvalid)?;
+        let claims = match self.signer.verify(refresh, TokenKind::Refresh, self.now()) {
+            Ok(c) => c,
+            Err(p) => {
+                let refused = Err(Error::TokenInvalid(p));
+                self.emit_result(EventKind::Refresh, None, origin, &refused);
+                return refused;
+            }
+        };
+        let done = self.refresh_claims(&claims, lifetimes, origin).await;
+        self.emit_result(EventKind::Refresh, Some(claims.user()), origin, &done);
+        done
+    }
+
+    async fn refresh_claims(
+        &self,
+        claims: &Claims,
+        lifetimes: Lifetimes,
+        origin: &Origin,
+    ) -> Result<Signed> {
         if claims.sid.is_some() {
             // A delivery session's refresh token rotates at delivery only:
             // refused here, and a retired one ends its session exactly as at
             // delivery's refresh (INTERFACE.md, "Connections, queues,
             // responses"), so no other door mints tokens or probes retired ones.
-            return Err(self.session_token_elsewhere(&claims).await);
+            return Err(self.session_token_elsewhere(claims, origin).await);
         }
         // simplejwt checks the blacklist before the user.
         match self
@@ -379,25 +474,25 @@ impl Accounts {
     /// Blacklist a refresh token; one that is already blacklisted is refused
     /// as simplejwt does ("Token is blacklisted"). One store round trip for
     /// tokens without a session; a session's live refresh token ends its session.
-    pub async fn logout(&self, refresh: &str, _origin: &Origin) -> Result<()> {
-        let claims = self
-            .signer
-            .verify(refresh, TokenKind::Refresh, self.now())
-            .map_err(Error::TokenInvalid)?;
-        self.blacklist(&claims).await
+    pub async fn logout(&self, refresh: &str, origin: &Origin) -> Result<()> {
+        let done = match self.signer.verify(refresh, TokenKind::Refresh, self.now()) {
+            Ok(claims) => (Some(claims.user()), self.blacklist(&claims).await),
+            Err(p) => (None, Err(Error::TokenInvalid(p))),
+        };
+        self.emit_result(EventKind::Logout, done.0, origin, &done.1);
+        done.1
     }
 
     /// A logout by an authenticated user: as `logout`, but a refresh token
     /// that belongs to someone else is refused as invalid and left alone.
-    pub async fn logout_as(&self, user: UserId, refresh: &str, _origin: &Origin) -> Result<()> {
-        let claims = self
-            .signer
-            .verify(refresh, TokenKind::Refresh, self.now())
-            .map_err(Error::TokenInvalid)?;
-        if claims.user() != user {
-            return Err(Error::TokenInvalid(TokenProblem::InvalidOrExpired));
-        }
-        self.blacklist(&claims).await
+    pub async fn logout_as(&self, user: UserId, refresh: &str, origin: &Origin) -> Result<()> {
+        let done = match self.signer.verify(refresh, TokenKind::Refresh, self.now()) {
+            Ok(claims) if claims.user() == user => self.blacklist(&claims).await,
+            Ok(_) => Err(Error::TokenInvalid(TokenProblem::InvalidOrExpired)),
+            Err(p) => Err(Error::TokenInvalid(p)),
+        };
+        self.emit_result(EventKind::Logout, Some(user), origin, &done);
+        done
     }
 
     /// Blacklist in one round trip: the insert's conflict says it already was.
@@ -464,8 +559,16 @@ impl Accounts {
     /// hourly cap, the client address's and the fleet's hourly budgets. The
     /// slot is reserved before the SMS goes out and released if it fails, so
     /// a failed send leaves neither a code nor a wait behind.
-    pub async fn send_code(&self, phone: &Phone, spec: OtpSpec, origin: &Origin) -> Result<()> {
+    /// `user`, when known, is whose phone it is (for the audit trail).
+    pub async fn send_code(
+        &self,
+        phone: &Phone,
+        spec: OtpSpec,
+        user: Option<UserId>,
+        origin: &Origin,
+    ) -> Result<()> {
         if !self.may_text(phone) {
+            self.emit(self.event(EventKind::CodeSent, "not_allowed", user, origin));
             return Err(Error::PhoneNotAllowed);
         }
         let policy = self.policies.otp;
@@ -489,16 +592,26 @@ impl Accounts {
         let id = match self.store.reserve_otp(&reservation).await? {
             Reserved::Granted(id) => id,
             Reserved::Refused(counts) => {
-                let wait = self.send_wait(&counts, now);
-                tracing::warn!(wait, "code not sent: a sending limit is reached");
+                let (limit, wait) = self.send_wait(&counts, now);
+                tracing::warn!(wait, limit, "code not sent: a sending limit is reached");
+                self.emit(
+                    self.event(EventKind::Throttled, "refused", user, origin)
+                        .with("limit", limit)
+                        .with("wait", wait),
+                );
                 return Err(Error::OtpTooSoon { wait });
             }
         };
         let message = format!("Your verification code is {}", code.expose());
         match self.sms.send(phone, &message).await {
-            Ok(()) => self.store.activate_otp(id, phone).await,
+            Ok(()) => {
+                self.store.activate_otp(id, phone).await?;
+                self.emit(self.event(EventKind::CodeSent, "success", user, origin));
+                Ok(())
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "sms send failed; code discarded");
+                self.emit(self.event(EventKind::CodeSent, "sms_failed", user, origin));
                 self.store.discard_otp(id).await?;
                 Err(Error::SmsFailed)
             }
@@ -508,7 +621,7 @@ impl Accounts {
     /// How long until a refused send could go out: the first limit that
     /// refused it, in the order the client can act on (the phone's wait and
     /// cap, then the address's budget, then the fleet's).
-    fn send_wait(&self, c: &OtpCounts, now: UnixTime) -> i64 {
+    fn send_wait(&self, c: &OtpCounts, now: UnixTime) -> (&'static str, i64) {
         let policy = self.policies.otp;
         let limits = &self.policies.limits;
         let per_phone = Budget {
@@ -516,17 +629,20 @@ impl Accounts {
             window: HOUR,
         };
         if let Some(last) = c.last_sent {
-            (last + policy.resend_seconds - now).max(1)
+            ("resend_wait", (last + policy.resend_seconds - now).max(1))
         } else if per_phone.reached(c.phone.n) {
-            per_phone.wait(c.phone.oldest, now)
+            ("sms_per_phone", per_phone.wait(c.phone.oldest, now))
         } else if limits.sms_per_client.reached(c.client.n) {
-            limits.sms_per_client.wait(c.client.oldest, now)
+            (
+                "sms_per_address",
+                limits.sms_per_client.wait(c.client.oldest, now),
+            )
         } else if limits.sms_global.reached(c.global.n) {
-            limits.sms_global.wait(c.global.oldest, now)
+            ("sms_global", limits.sms_global.wait(c.global.oldest, now))
         } else {
             // The rows changed between the two reads (pruned, discarded):
             // one second, then the client may simply try again.
-            1
+            ("resend_wait", 1)
         }
     }
 
@@ -534,11 +650,13 @@ impl Accounts {
     /// used at most once, and `max_attempts` wrong guesses burn it. Wrong
     /// codes also count per client address: past the budget, that address's
     /// checks are throttled whatever phone they name.
+    /// `user`, when known, is whose phone it is (for the audit trail).
     pub async fn check_code(
         &self,
         phone: &Phone,
         spec: OtpSpec,
         code: &Secret,
+        user: Option<UserId>,
         origin: &Origin,
     ) -> Result<()> {
         let key = AttemptKey {
@@ -546,17 +664,24 @@ impl Accounts {
             name: "",
             client: &origin.client,
         };
-        let place = self
-            .hold_place(
-                key,
-                self.policies.limits.guesses_per_client,
-                Budget::UNLIMITED,
-            )
-            .await?;
+        let place = self.hold_guess(key, user, origin).await?;
         let checked = self.compare_code(phone, spec, code).await;
         let failed = matches!(checked, Err(Error::OtpInvalid));
         self.store.settle_attempt(place, &key, failed).await?;
+        self.emit_result(EventKind::CodeVerified, user, origin, &checked);
         checked
+    }
+
+    /// A place for one code check from this address.
+    async fn hold_guess(
+        &self,
+        key: AttemptKey<'_>,
+        user: Option<UserId>,
+        origin: &Origin,
+    ) -> Result<i64> {
+        let budgets = (self.policies.limits.guesses_per_client, Budget::UNLIMITED);
+        let names = ("code_guesses_per_address", "none");
+        self.hold_place(key, budgets, names, user, origin).await
     }
 
     async fn compare_code(&self, phone: &Phone, spec: OtpSpec, code: &Secret) -> Result<()> {
@@ -585,20 +710,20 @@ impl Accounts {
     /// Refuse a code check before any code is compared (the account takes
     /// no code alone), counted as the wrong guess it is so that it is
     /// throttled like one: `OtpInvalid`, or the throttle.
-    pub(crate) async fn refuse_code(&self, origin: &Origin) -> Error {
+    pub(crate) async fn refuse_code(&self, user: UserId, origin: &Origin) -> Error {
         let key = AttemptKey {
             scope: CODE,
             name: "",
             client: &origin.client,
         };
-        let limits = &self.policies.limits;
-        let place = match self
-            .hold_place(key, limits.guesses_per_client, Budget::UNLIMITED)
-            .await
-        {
+        let place = match self.hold_guess(key, Some(user), origin).await {
             Ok(place) => place,
             Err(e) => return e,
         };
+        self.emit(
+            self.event(EventKind::CodeVerified, "invalid_code", Some(user), origin)
+                .with("reason", "second_factor_required"),
+        );
         match self.store.settle_attempt(place, &key, true).await {
             Ok(()) => Error::OtpInvalid,
             Err(e) => e,
@@ -615,16 +740,17 @@ impl Accounts {
         spec: OtpSpec,
         origin: &Origin,
     ) -> Result<()> {
-        if let Some(user) = self.store.user_by_phone(phone).await? {
-            if user.otp_enabled {
-                tracing::info!(
-                    user = user.id.0,
-                    "no code sent: the account signs in with password and code"
-                );
-                return Ok(());
-            }
+        let user = self.store.user_by_phone(phone).await?;
+        if let Some(user) = user.as_ref().filter(|u| u.otp_enabled) {
+            tracing::info!(
+                user = user.id.0,
+                "no code sent: the account signs in with password and code"
+            );
+            self.emit(self.event(EventKind::CodeSent, "suppressed", Some(user.id), origin));
+            return Ok(());
         }
-        self.send_code(phone, spec, origin).await
+        self.send_code(phone, spec, user.map(|u| u.id), origin)
+            .await
     }
 
     /// Send a code to the phone of an existing, active account only: an
@@ -650,9 +776,10 @@ impl Accounts {
                 user = user.id.0,
                 "no code sent: the account signs in with password and code"
             );
+            self.emit(self.event(EventKind::CodeSent, "suppressed", Some(user.id), origin));
             return Ok(());
         }
-        self.send_code(phone, spec, origin).await
+        self.send_code(phone, spec, Some(user.id), origin).await
     }
 
     /// Sign an existing account in by phone and code, optionally acting for
@@ -673,9 +800,10 @@ impl Accounts {
             .await?
             .ok_or(Error::NotFound("user"))?;
         if user.otp_enabled {
-            return Err(self.refuse_code(origin).await);
+            return Err(self.refuse_code(user.id, origin).await);
         }
-        self.check_code(phone, spec, code, origin).await?;
+        self.check_code(phone, spec, code, Some(user.id), origin)
+            .await?;
         if !user.is_active {
             return Err(Error::Inactive);
         }

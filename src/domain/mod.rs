@@ -2,6 +2,7 @@
 //! all five contracts. No HTTP, no SQL, no wire shapes live here.
 
 pub mod accounts;
+pub mod audit;
 pub mod clock;
 pub mod directory;
 pub mod error;

@@ -1,6 +1,7 @@
 //! What the domain needs from the outside world. One Store implementation per
 //! database; one SmsSender per gateway.
 
+use super::audit::{AuditEvent, AuditFilter, AuditRecord};
 use super::clock::UnixTime;
 use super::error::Result;
 use super::org::{NewOrg, Org, OrgId};
@@ -183,6 +184,16 @@ pub trait Store: Send + Sync {
     /// blacklisted, its sessions end, and any token whose `iat` is before
     /// `now` is refused from now on (`User::tokens_valid_after`).
     async fn revoke_tokens(&self, user: UserId, now: UnixTime) -> Result<()>;
+
+    /// Keep audit events (one statement for the whole batch).
+    async fn record_audit(&self, events: &[AuditEvent]) -> Result<()>;
+    /// Audit records, newest first.
+    async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>>;
+    /// Delete audit records older than `before`; how many went.
+    async fn prune_audit(&self, before: UnixTime) -> Result<u64>;
+    /// How many statements were sent to the database so far (on
+    /// PostgreSQL, round trips): for metrics, and for tests that count them.
+    fn statements(&self) -> u64;
 
     /// Delete rows no rule can need any more (expired tokens, day-old codes
     /// and failures); returns how many went.

@@ -11,6 +11,7 @@
 //! number of requests and instances on one database agree.
 
 use super::accounts::{Accounts, TokenPair};
+use super::audit::EventKind;
 use super::clock::UnixTime;
 use super::error::{Error, Result, TokenProblem};
 use super::origin::Origin;
@@ -141,12 +142,13 @@ impl Accounts {
         origin: &Origin,
     ) -> Result<(TokenPair, User)> {
         let existing = self.store().user_by_phone(phone).await?;
-        if existing.as_ref().is_some_and(|u| u.otp_enabled) {
+        if let Some(u) = existing.as_ref().filter(|u| u.otp_enabled) {
             // INTERFACE.md, "Abuse limits": an account that signs in with
             // password and code is refused a code alone, as an invalid code.
-            return Err(self.refuse_code(origin).await);
+            return Err(self.refuse_code(u.id, origin).await);
         }
-        self.check_code(phone, spec, code, origin).await?;
+        let known = existing.as_ref().map(|u| u.id);
+        self.check_code(phone, spec, code, known, origin).await?;
         let user = match existing {
             Some(u) => u,
             None => self.create_phone_user(phone, role_for_new).await?,
@@ -186,13 +188,28 @@ impl Accounts {
         &self,
         token: &str,
         lifetimes: Lifetimes,
-        _origin: &Origin,
+        origin: &Origin,
+    ) -> Result<TokenPair> {
+        let claims = match self.signer().verify(token, TokenKind::Refresh, self.now()) {
+            Ok(c) => c,
+            Err(p) => {
+                let refused = Err(Error::TokenInvalid(p));
+                self.emit_result(EventKind::Refresh, None, origin, &refused);
+                return refused;
+            }
+        };
+        let done = self.rotate(&claims, lifetimes, origin).await;
+        self.emit_result(EventKind::Refresh, Some(claims.user()), origin, &done);
+        done
+    }
+
+    async fn rotate(
+        &self,
+        claims: &Claims,
+        lifetimes: Lifetimes,
+        origin: &Origin,
     ) -> Result<TokenPair> {
         let now = self.now();
-        let claims = self
-            .signer()
-            .verify(token, TokenKind::Refresh, now)
-            .map_err(Error::TokenInvalid)?;
         let sid = claims
             .sid
             .as_deref()
@@ -226,12 +243,26 @@ impl Accounts {
             user = session.user.0,
             "retired refresh token presented again; session revoked"
         );
+        self.emit(self.event(
+            EventKind::RefreshReuse,
+            "session_revoked",
+            Some(session.user),
+            origin,
+        ));
         Err(REVOKED)
     }
 
     /// End the session of an access token; its tokens stop working at once.
-    pub async fn end_session(&self, access: &str, _origin: &Origin) -> Result<()> {
-        let (_, claims) = self.session_user(access).await?;
+    pub async fn end_session(&self, access: &str, origin: &Origin) -> Result<()> {
+        let done = self.end_session_of(access).await;
+        let user = done.as_ref().ok().copied();
+        self.emit_result(EventKind::Logout, user, origin, &done);
+        done.map(drop)
+    }
+
+    /// End the session of an access token; whose it was.
+    async fn end_session_of(&self, access: &str) -> Result<UserId> {
+        let (user, claims) = self.session_user(access).await?;
         let sid = claims.sid.as_deref().ok_or(REVOKED)?;
         if !self
             .store()
@@ -240,7 +271,7 @@ impl Accounts {
         {
             return Err(REVOKED);
         }
-        Ok(())
+        Ok(user.id)
     }
 
     /// The user behind an access token of a live session.
@@ -256,7 +287,7 @@ impl Accounts {
     /// A session's refresh token presented at another contract's refresh:
     /// always refused; a retired one (other than the one just retired,
     /// inside the reuse window) ends its session as at delivery's refresh.
-    pub(crate) async fn session_token_elsewhere(&self, claims: &Claims) -> Error {
+    pub(crate) async fn session_token_elsewhere(&self, claims: &Claims, origin: &Origin) -> Error {
         let Some(sid) = claims.sid.as_deref() else {
             return REVOKED;
         };
@@ -281,6 +312,15 @@ impl Accounts {
             tracing::warn!(
                 user = session.user.0,
                 "retired refresh token presented again; session revoked"
+            );
+            self.emit(
+                self.event(
+                    EventKind::RefreshReuse,
+                    "session_revoked",
+                    Some(session.user),
+                    origin,
+                )
+                .with("presented_at", origin.contract),
             );
         }
         REVOKED

@@ -48,6 +48,7 @@ pub const MIGRATIONS: &[Migration] = migrations![
     ("0002", "sessions"),
     ("0003", "shared_indexes"),
     ("0004", "limits_and_revocation"),
+    ("0005", "audit"),
 ];
 
 /// Checksums that sqlx's migrator recorded for steps 1 and 2 when each

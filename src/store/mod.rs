@@ -5,8 +5,10 @@
 //!   one outcome, and holds the only per-backend concurrency code (`locked`);
 //! - `sqlite.rs`, `postgres.rs`: connections and migration locking;
 //! - `migrate.rs`: the migrations of `migrations/`, one file each for both;
-//! - `rows.rs`: rows read into domain values.
+//! - `rows.rs`: rows read into domain values;
+//! - `audit.rs`: the audit trail's batching writer.
 
+mod audit;
 pub mod db;
 mod migrate;
 pub mod postgres;
@@ -14,6 +16,7 @@ mod queries;
 mod rows;
 pub mod sqlite;
 
+pub use audit::AuditWriter;
 pub use queries::SqlStore;
 
 use crate::domain::ports::Store;

@@ -9,6 +9,7 @@
 use super::db::{query, Db};
 use super::db::{FromRow, Row};
 use super::rows::{user_columns, FlaggedUser};
+use crate::domain::audit::{AuditEvent, AuditFilter, AuditRecord};
 use crate::domain::clock::UnixTime;
 use crate::domain::error::{Error, Result};
 use crate::domain::org::{NewOrg, Org, OrgId};
@@ -88,8 +89,88 @@ const PRUNE: [(&str, i64); 5] = [
     ("DELETE FROM attempts WHERE at < $1", 86_400),
 ];
 
+impl FromRow for AuditRecord {
+    fn from_row(r: &dyn Row) -> Result<Self> {
+        let detail = match r.opt_text(8)? {
+            None => None,
+            Some(text) => match serde_json::from_str(&text) {
+                Ok(serde_json::Value::Object(m)) => Some(m),
+                _ => None,
+            },
+        };
+        Ok(AuditRecord {
+            id: r.int(0)?,
+            time: r.int(1)?,
+            event: r.text(2)?,
+            outcome: r.text(3)?,
+            user: r.opt_int(4)?.map(UserId),
+            contract: r.text(5)?,
+            client: r.text(6)?,
+            request_id: r.opt_text(7)?,
+            detail,
+        })
+    }
+}
+
 #[async_trait]
 impl Store for SqlStore {
+    async fn record_audit(&self, events: &[AuditEvent]) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let inserts = events
+            .iter()
+            .map(|e| {
+                query(
+                    "INSERT INTO audit_events (at, event, outcome, user_id, contract, client,
+                         request_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(e.time)
+                .bind(e.event.as_str())
+                .bind(e.outcome)
+                .bind(e.user.map(|u| u.0))
+                .bind(e.contract)
+                .bind(&e.client)
+                .bind(&e.request_id)
+                .bind(
+                    e.detail
+                        .as_ref()
+                        .map(|d| serde_json::Value::Object(d.clone()).to_string()),
+                )
+            })
+            .collect();
+        self.db.batch(inserts).await.map(drop)
+    }
+
+    async fn audit(&self, f: &AuditFilter) -> Result<Vec<AuditRecord>> {
+        self.db
+            .all(
+                query(
+                    "SELECT id, at, event, outcome, user_id, contract, client, request_id, detail
+                     FROM audit_events
+                     WHERE ($1 IS NULL OR user_id = $1) AND ($2 IS NULL OR event = $2)
+                       AND ($3 IS NULL OR at >= $3) AND ($4 IS NULL OR id < $4)
+                     ORDER BY id DESC LIMIT $5",
+                )
+                .bind(f.user.map(|u| u.0))
+                .bind(f.event.map(|e| e.as_str()))
+                .bind(f.since)
+                .bind(f.before_id)
+                .bind(f.limit),
+            )
+            .await
+    }
+
+    async fn prune_audit(&self, before: UnixTime) -> Result<u64> {
+        self.db
+            .run(query("DELETE FROM audit_events WHERE at < $1").bind(before))
+            .await
+    }
+
+    fn statements(&self) -> u64 {
+        self.db.statements()
+    }
+
     async fn ping(&self) -> Result<()> {
         self.db.ping().await
     }

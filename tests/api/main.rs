@@ -7,6 +7,7 @@
 
 mod abuse;
 mod at_rest;
+mod audit;
 mod cli;
 mod cors;
 mod delivery;
