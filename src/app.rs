@@ -2,6 +2,7 @@
 
 use crate::config::Config;
 use crate::domain::accounts::Policies;
+use crate::domain::audit::EventSink;
 use crate::domain::clock::{Clock, SystemClock};
 use crate::domain::limits::{Budget, Limits, HOUR};
 use crate::domain::otp::{OtpKey, OtpPolicy};
@@ -21,6 +22,8 @@ use tokio::net::TcpListener;
 pub struct Overrides {
     pub clock: Option<Arc<dyn Clock>>,
     pub sms: Option<Arc<dyn SmsSender>>,
+    /// Where auth events go instead of the audit trail.
+    pub events: Option<Arc<dyn EventSink>>,
 }
 
 fn random_secret() -> String {
@@ -62,7 +65,10 @@ pub async fn accounts(
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
-    let events = crate::store::AuditWriter::start(store.clone());
+    let events = match overrides.events {
+        Some(e) => e,
+        None => crate::store::AuditWriter::start(store.clone()),
+    };
     Ok(Accounts::new(
         store,
         sms,

@@ -12,6 +12,7 @@
 
 use accountd::app::{App, Overrides};
 use accountd::config::Config;
+use accountd::domain::audit::{Discard, EventSink};
 use accountd::domain::clock::{Clock, ManualClock};
 use accountd::domain::directory::{self, UserInput};
 use accountd::domain::phone::Phone;
@@ -203,11 +204,30 @@ impl TestApp {
         )
     }
 
+    /// An app whose auth events go nowhere: what a request sends to the
+    /// database is then all that reaches it.
+    pub async fn spawn_without_audit() -> Self {
+        let db = Arc::new(TestDb::create());
+        let clock = Arc::new(ManualClock::new());
+        let sms = Arc::new(RecordingSms::default());
+        Self::start_with_events(db, clock, sms, |_| {}, Some(Arc::new(Discard))).await
+    }
+
     async fn start(
         db: Arc<TestDb>,
         clock: Arc<ManualClock>,
         sms: Arc<RecordingSms>,
         change: impl FnOnce(&mut Config),
+    ) -> Self {
+        Self::start_with_events(db, clock, sms, change, None).await
+    }
+
+    async fn start_with_events(
+        db: Arc<TestDb>,
+        clock: Arc<ManualClock>,
+        sms: Arc<RecordingSms>,
+        change: impl FnOnce(&mut Config),
+        events: Option<Arc<dyn EventSink>>,
     ) -> Self {
         let db_url = db.url.clone();
         let mut config = Config::from_sources(&[]).unwrap();
@@ -218,6 +238,7 @@ impl TestApp {
         let overrides = Overrides {
             clock: Some(clock.clone()),
             sms: (config.sms == default_sms).then(|| sms.clone() as Arc<dyn SmsSender>),
+            events,
         };
         let app = App::build(config, overrides).await.unwrap();
         let url = format!("http://{}", app.local_addr().unwrap());

@@ -452,3 +452,65 @@ async fn a_database_whose_applied_migration_was_edited_is_refused() {
         "{e}"
     );
 }
+
+/// Statements (on PostgreSQL, round trips) one request sends.
+async fn statements_of<F: std::future::Future<Output = crate::harness::Reply>>(
+    app: &TestApp,
+    request: F,
+) -> (reqwest::StatusCode, u64) {
+    let store = app.state.accounts.store().clone();
+    let before = store.statements();
+    let r = request.await;
+    let after = store.statements();
+    (r.status, after - before)
+}
+
+#[tokio::test]
+async fn profile_refresh_and_me_take_one_database_round_trip_each() {
+    use serde_json::json;
+    // The audit trail is written apart from requests, in batches.
+    let app = TestApp::spawn_without_audit().await;
+    app.user_with_password("ann", Some("+12025550123"), "ann's long password")
+        .await;
+    let r = app
+        .post(
+            "/api/auth/login/",
+            json!({"username": "ann", "password": "ann's long password"}),
+        )
+        .await;
+    let access = r.body["access_token"].as_str().unwrap().to_owned();
+    let refresh = r.body["refresh_token"].as_str().unwrap().to_owned();
+    app.post(
+        "/api/accounts/auth/send-otp/",
+        json!({"phone_number": "+12025550123"}),
+    )
+    .await;
+    let r = app
+        .post(
+            "/api/accounts/auth/verify-otp/",
+            json!({"phone_number": "+12025550123", "otp": app.sms.last_code("+12025550123")}),
+        )
+        .await;
+    let session_access = r.body["access_token"].as_str().unwrap().to_owned();
+    let ok = reqwest::StatusCode::OK;
+    assert_eq!(
+        statements_of(&app, app.get("/api/auth/profile/", Some(&access))).await,
+        (ok, 1)
+    );
+    assert_eq!(
+        statements_of(
+            &app,
+            app.post("/api/auth/refresh/", json!({"refresh_token": refresh}))
+        )
+        .await,
+        (ok, 1)
+    );
+    assert_eq!(
+        statements_of(
+            &app,
+            app.get("/api/accounts/auth/me/", Some(&session_access))
+        )
+        .await,
+        (ok, 1)
+    );
+}
