@@ -6,7 +6,7 @@ use super::clock::{Clock, UnixTime};
 use super::error::{Error, Result, TokenProblem};
 use super::org::{Org, OrgId};
 use super::otp::{self, OtpKey, OtpPolicy, OtpSpec};
-use super::password::PasswordHasher;
+use super::password::{PasswordHasher, Verdict};
 use super::phone::Phone;
 use super::ports::{LoginAttempt, OtpReservation, Reserved, SmsSender, Store};
 use super::secret::Secret;
@@ -180,7 +180,8 @@ impl Accounts {
             return Err(Error::Throttled { wait });
         }
         let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
-        if !self.hasher.verify(password, hash).await? {
+        let verdict = self.hasher.verify(password, hash).await?;
+        if !verdict.is_right() {
             // Inside the request span, so the line carries the client address.
             tracing::info!(account = %key, "failed password login");
             return Err(Error::InvalidCredentials);
@@ -188,7 +189,36 @@ impl Accounts {
         let user = user.ok_or(Error::InvalidCredentials)?;
         // Right password: forget the failures, the one just counted included.
         self.store.clear_login_failures(&key).await?;
+        if verdict == Verdict::RightButStale {
+            if let Some(old) = &user.password_hash {
+                self.rehash(user.id, password, old);
+            }
+        }
         Ok(user)
+    }
+
+    /// Replace an old-format (or weaker argon2) hash by today's argon2id, now
+    /// that the password is known (issue 9). It runs after the answer is
+    /// decided, in its own task, so the login does not wait for a second hash;
+    /// a full hash queue or a failed write only leaves the old hash for the
+    /// next login to replace. The store replaces it only if it is still
+    /// `old`, so a password changed meanwhile is never overwritten.
+    fn rehash(&self, id: UserId, password: &Secret, old: &str) {
+        let (hasher, store) = (self.hasher.clone(), self.store.clone());
+        let (password, old) = (password.clone(), old.to_owned());
+        tokio::spawn(async move {
+            let result = match hasher.hash(&password).await {
+                Ok(fresh) => store.set_password_hash(id, &fresh, &old).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(true) => tracing::info!(user = id.0, "password hash upgraded to argon2id"),
+                Ok(false) => {
+                    tracing::info!(user = id.0, "password changed meanwhile; not upgraded")
+                }
+                Err(e) => tracing::warn!(user = id.0, error = %e, "password hash upgrade failed"),
+            }
+        });
     }
 
     /// Password first, always; then, for an account with `otp_enabled`, the

@@ -217,6 +217,18 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn set_password_hash(&self, id: UserId, hash: &str, replacing: &str) -> Result<bool> {
+        let done =
+            sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3")
+                .bind(hash)
+                .bind(id.0)
+                .bind(replacing)
+                .execute(&self.pool)
+                .await
+                .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn create_org(&self, o: &NewOrg) -> Result<Org> {
         sqlx::query_as::<_, OrgRow>(
             "INSERT INTO organizations (name, kind, is_verified) VALUES ($1, $2, $3)

@@ -8,10 +8,12 @@
 mod cli;
 mod cors;
 mod delivery;
+mod django;
 mod harness;
 mod instances;
 mod kikapu;
 mod password_policy;
+mod passwords;
 mod pixel_genius;
 mod simple;
 mod sms_gateways;
