@@ -34,6 +34,12 @@ pub struct Memory {
 }
 
 impl Memory {
+    /// Whether a block is allocated.
+    #[cfg(test)]
+    pub fn is_held(&self) -> bool {
+        !self.blocks.is_empty()
+    }
+
     /// Run `f` over `count` blocks: the kept block when it is big enough,
     /// otherwise a one-off allocation (a hash with larger parameters than
     /// today's, which is rare: it is replaced at the first login).

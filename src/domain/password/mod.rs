@@ -36,17 +36,11 @@ impl PasswordHasher {
     /// ones are refused as `Unavailable`. Blocks for one hash (the dummy).
     pub fn new(workers: usize, queue: usize) -> Result<Self> {
         let pool = Pool::start(workers, queue).map_err(Error::internal)?;
-        // The dummy is made on a worker, in its kept block: no extra 19 MiB.
-        let (tx, rx) = std::sync::mpsc::channel();
-        let random = Secret::new(hex::encode(rand::random::<[u8; 16]>()));
-        pool.submit(Box::new(move |memory| {
-            let _ = tx.send(argon2id::hash(memory, random.expose().as_bytes()));
-        }))
-        .map_err(|_| Error::internal("hash queue full at start"))?;
-        let dummy = rx
-            .recv()
-            .map_err(Error::internal)?
-            .map_err(Error::Internal)?;
+        // Made in a block of its own, freed at once (back to the OS: see
+        // pool.rs), so an idle server holds no argon2 memory at all.
+        let random = hex::encode(rand::random::<[u8; 16]>());
+        let dummy =
+            argon2id::hash(&mut Memory::default(), random.as_bytes()).map_err(Error::Internal)?;
         Ok(Self {
             pool: Arc::new(pool),
             dummy: dummy.into(),

@@ -5,13 +5,15 @@
 //! queue had no bound, so 200 bogus logins delayed a real one by seconds, and
 //! each hash allocated and freed 19 MiB that glibc kept (issue 7 item 12).
 //! Here a check that finds the queue full fails at once (the contracts answer
-//! 503), and memory stays at one block per worker.
+//! 503), and memory stays at one block per busy worker; a worker idle for
+//! `IDLE` gives its block back.
 
 use super::argon2id::Memory;
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::Duration;
 
 /// Work for a hash worker, given that worker's memory.
 pub type Job = Box<dyn FnOnce(&mut Memory) + Send>;
@@ -33,21 +35,48 @@ struct Shared {
     capacity: usize,
 }
 
+/// What a worker is to do next.
+enum Next {
+    Run(Job),
+    /// Nothing came for `IDLE`: give the memory block back.
+    Rest,
+    Stop,
+}
+
+/// How long a worker keeps its block with nothing to do. After a login storm
+/// the process returns to its idle size; the next hash pays a few
+/// milliseconds of page faults for a fresh block.
+#[cfg(not(test))]
+const IDLE: Duration = Duration::from_secs(10);
+#[cfg(test)]
+const IDLE: Duration = Duration::from_millis(200);
+
 impl Shared {
-    /// The next job, or None once the pool is dropped.
-    fn next(&self) -> Option<Job> {
+    /// The next job; `Rest` after `IDLE` without one if `resting_allowed`.
+    fn next(&self, resting_allowed: bool) -> Next {
         // A worker never panics while holding the lock (jobs run outside it),
         // so a poisoned lock still holds a consistent queue.
         let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
             if q.closed {
-                return None;
+                return Next::Stop;
             }
             if let Some(job) = q.jobs.pop_front() {
                 self.waiting.store(q.jobs.len(), Ordering::Relaxed);
-                return Some(job);
+                return Next::Run(job);
             }
-            q = self.ready.wait(q).unwrap_or_else(PoisonError::into_inner);
+            if resting_allowed {
+                let (guard, waited) = self
+                    .ready
+                    .wait_timeout(q, IDLE)
+                    .unwrap_or_else(PoisonError::into_inner);
+                q = guard;
+                if waited.timed_out() && q.jobs.is_empty() && !q.closed {
+                    return Next::Rest;
+                }
+            } else {
+                q = self.ready.wait(q).unwrap_or_else(PoisonError::into_inner);
+            }
         }
     }
 }
@@ -115,11 +144,22 @@ impl Drop for Pool {
 fn work(shared: &Shared) {
     lower_priority();
     let mut memory = Memory::default();
-    while let Some(job) = shared.next() {
-        // A job that panics drops its answer channel (its caller gets an
-        // error) and must not take the worker down with it.
-        if catch_unwind(AssertUnwindSafe(|| job(&mut memory))).is_err() {
-            memory = Memory::default();
+    let mut holding = false;
+    loop {
+        match shared.next(holding) {
+            Next::Run(job) => {
+                holding = true;
+                // A job that panics drops its answer channel (its caller gets
+                // an error) and must not take the worker down with it.
+                if catch_unwind(AssertUnwindSafe(|| job(&mut memory))).is_err() {
+                    memory = Memory::default();
+                }
+            }
+            Next::Rest => {
+                memory = Memory::default();
+                holding = false;
+            }
+            Next::Stop => return,
         }
     }
 }
@@ -169,7 +209,6 @@ fn return_large_frees_to_the_os() {
 mod tests {
     use super::*;
     use std::sync::mpsc;
-    use std::time::Duration;
 
     #[test]
     fn a_full_queue_refuses_at_once_and_counts_what_waits() {
@@ -198,6 +237,27 @@ mod tests {
         assert_eq!(pool.waiting(), 0);
         // Room again.
         pool.submit(Box::new(|_| {})).unwrap();
+    }
+
+    #[test]
+    fn a_worker_keeps_its_block_while_busy_and_gives_it_back_when_idle() {
+        let pool = Pool::start(1, 4).unwrap();
+        let held_after = |hash: bool| {
+            let (tx, rx) = mpsc::channel();
+            pool.submit(Box::new(move |memory| {
+                if hash {
+                    super::super::argon2id::hash(memory, b"pw").unwrap();
+                }
+                tx.send(memory.is_held()).unwrap();
+            }))
+            .unwrap();
+            rx.recv_timeout(Duration::from_secs(10)).unwrap()
+        };
+        assert!(held_after(true));
+        // The next job finds the same block.
+        assert!(held_after(false));
+        std::thread::sleep(IDLE * 3);
+        assert!(!held_after(false));
     }
 
     #[test]
