@@ -60,8 +60,9 @@ pub async fn accounts(
         Some(s) => s,
         None => sms::from_config(config)?,
     };
-    let workers = config.hash_workers;
-    let hasher = tokio::task::spawn_blocking(move || PasswordHasher::new(workers))
+    let (workers, queue) = (config.hash_workers, config.hash_queue);
+    // `new` waits for the dummy hash: off the runtime.
+    let hasher = tokio::task::spawn_blocking(move || PasswordHasher::new(workers, queue))
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;

@@ -137,6 +137,9 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// How many password hashes may run at once; default one per core.
     pub hash_workers: usize,
+    /// How many password checks may wait for a hash worker before more are
+    /// refused (503); default 64 per worker (INTERFACE.md, "Connections, queues, responses").
+    pub hash_queue: usize,
     pub ttl: BTreeMap<Contract, TokenTtl>,
 }
 
@@ -311,6 +314,8 @@ impl Config {
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
+        let hash_workers = positive(&mut take, "hash_workers", cores as i64)? as usize;
+        let hash_queue = positive(&mut take, "hash_queue", 64 * hash_workers as i64)? as usize;
         let config = Config {
             database_url: take("database_url").unwrap_or_else(|| "sqlite://accountd.db".into()),
             listen: take("listen").unwrap_or_else(|| "127.0.0.1:8000".into()),
@@ -361,7 +366,8 @@ impl Config {
                 .unwrap_or_default(),
             phone_strict: boolean(&mut take, "phone_strict", false)?,
             max_body_bytes: positive(&mut take, "max_body_bytes", 64 * 1024)? as usize,
-            hash_workers: positive(&mut take, "hash_workers", cores as i64)? as usize,
+            hash_workers,
+            hash_queue,
             ttl,
         };
         Ok(config)
@@ -496,6 +502,7 @@ mod tests {
             (60, 300, 5, 5)
         );
         assert_eq!((c.refresh_reuse_seconds, c.login_max_failures), (10, 10));
+        assert_eq!(c.hash_queue, 64 * c.hash_workers);
         assert_eq!(
             c.ttl(Contract::PixelGenius),
             TokenTtl {
@@ -531,6 +538,16 @@ mod tests {
         assert_eq!(c.listen, "0.0.0.0:9");
         assert_eq!(c.otp_ttl_seconds, 40);
         assert_eq!(c.contracts, vec![Contract::Simple]);
+    }
+
+    #[test]
+    fn the_hash_queue_defaults_to_64_per_worker_and_can_be_set() {
+        let c = Config::from_sources(&vars(&[("ACCOUNTD_HASH_WORKERS", "3")])).unwrap();
+        assert_eq!((c.hash_workers, c.hash_queue), (3, 192));
+        let c = Config::from_sources(&vars(&[("ACCOUNTD_HASH_QUEUE", "5")])).unwrap();
+        assert_eq!(c.hash_queue, 5);
+        let e = Config::from_sources(&vars(&[("ACCOUNTD_HASH_QUEUE", "0")])).unwrap_err();
+        assert!(e.contains("ACCOUNTD_HASH_QUEUE"), "{e}");
     }
 
     #[test]

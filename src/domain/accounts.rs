@@ -9,7 +9,7 @@ use super::limits::{Budget, Limits, HOUR, PENDING_SECONDS};
 use super::org::{Org, OrgId};
 use super::origin::Origin;
 use super::otp::{self, OtpKey, OtpPolicy, OtpSpec};
-use super::password::PasswordHasher;
+use super::password::{PasswordHasher, Verdict};
 use super::phone::Phone;
 use super::ports::{
     Attempt, AttemptKey, AttemptReservation, OtpCounts, OtpReservation, Reserved, SmsSender, Store,
@@ -327,8 +327,8 @@ impl Accounts {
             }
         };
         let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
-        let right = match self.hasher.verify(password, hash).await {
-            Ok(right) => right,
+        let verdict = match self.hasher.verify(password, hash).await {
+            Ok(verdict) => verdict,
             Err(e) => {
                 // Not checked (the hash queue is full): the place is freed,
                 // not counted as a failure.
@@ -337,7 +337,7 @@ impl Accounts {
             }
         };
         let user = match user {
-            Some(u) if right => u,
+            Some(u) if verdict.is_right() => u,
             _ => {
                 // Inside the request span, so the line carries the client address.
                 tracing::info!(user = who, "failed password login");
@@ -353,7 +353,36 @@ impl Accounts {
         };
         // Right password: forget this address's failures, the attempt included.
         self.store.settle_attempt(place, &key, false).await?;
+        if verdict == Verdict::RightButStale {
+            if let Some(old) = &user.password_hash {
+                self.rehash(user.id, password, old);
+            }
+        }
         Ok(user)
+    }
+
+    /// Replace an old-format (or weaker argon2) hash by today's argon2id, now
+    /// that the password is known (issue 9). It runs after the answer is
+    /// decided, in its own task, so the login does not wait for a second hash;
+    /// a full hash queue or a failed write only leaves the old hash for the
+    /// next login to replace. The store replaces it only if it is still
+    /// `old`, so a password changed meanwhile is never overwritten.
+    fn rehash(&self, id: UserId, password: &Secret, old: &str) {
+        let (hasher, store) = (self.hasher.clone(), self.store.clone());
+        let (password, old) = (password.clone(), old.to_owned());
+        tokio::spawn(async move {
+            let result = match hasher.hash(&password).await {
+                Ok(fresh) => store.set_password_hash(id, &fresh, &old).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(true) => tracing::info!(user = id.0, "password hash upgraded to argon2id"),
+                Ok(false) => {
+                    tracing::info!(user = id.0, "password changed meanwhile; not upgraded")
+                }
+                Err(e) => tracing::warn!(user = id.0, error = %e, "password hash upgrade failed"),
+            }
+        });
     }
 
     /// Password first, always; then, for an account with `otp_enabled`, the

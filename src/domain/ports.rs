@@ -114,6 +114,11 @@ pub trait Store: Send + Sync {
     async fn user_by_phone(&self, phone: &Phone) -> Result<Option<User>>;
     async fn list_users(&self) -> Result<Vec<User>>;
     async fn set_last_login(&self, id: UserId, at: UnixTime) -> Result<()>;
+    /// Replace the password hash of user `id` by `hash` if it is still
+    /// `replacing`: after a login with an old format, the fresh argon2id
+    /// takes its place, but never over a password changed in the meantime.
+    /// True if it was replaced.
+    async fn set_password_hash(&self, id: UserId, hash: &str, replacing: &str) -> Result<bool>;
 
     async fn create_org(&self, org: &NewOrg) -> Result<Org>;
     async fn org_by_id(&self, id: OrgId) -> Result<Option<Org>>;

@@ -308,6 +308,21 @@ impl Store for SqlStore {
             .map(drop)
     }
 
+    async fn set_password_hash(&self, id: UserId, hash: &str, replacing: &str) -> Result<bool> {
+        // Only over the hash the login checked: a password an operator set
+        // meanwhile is never overwritten by the upgrade of the old one.
+        let done = self
+            .db
+            .run(
+                query("UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3")
+                    .bind(hash)
+                    .bind(id.0)
+                    .bind(replacing),
+            )
+            .await?;
+        Ok(done == 1)
+    }
+
     async fn create_org(&self, o: &NewOrg) -> Result<Org> {
         self.db
             .one(
