@@ -2,11 +2,12 @@
 
 use crate::config::Config;
 use crate::domain::accounts::Policies;
+use crate::domain::audit::EventSink;
 use crate::domain::clock::{Clock, SystemClock};
+use crate::domain::limits::{Budget, Limits, HOUR};
 use crate::domain::otp::{OtpKey, OtpPolicy};
 use crate::domain::password::PasswordHasher;
 use crate::domain::ports::{SmsSender, Store};
-use crate::domain::throttle::LoginThrottle;
 use crate::domain::tokens::TokenSigner;
 use crate::domain::Accounts;
 use crate::http::{self, AppState};
@@ -21,10 +22,22 @@ use tokio::net::TcpListener;
 pub struct Overrides {
     pub clock: Option<Arc<dyn Clock>>,
     pub sms: Option<Arc<dyn SmsSender>>,
+    /// Where auth events go instead of the audit trail.
+    pub events: Option<Arc<dyn EventSink>>,
 }
 
 fn random_secret() -> String {
     hex::encode(rand::random::<[u8; 32]>())
+}
+
+/// The server's key for codes and counters, generated once and kept in the
+/// database so that every instance and the CLI share it.
+pub async fn otp_key(store: &dyn Store) -> Result<OtpKey, String> {
+    let key = store
+        .secret_or_insert("otp_key", &random_secret())
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(OtpKey::new(key.as_bytes()))
 }
 
 /// The core, built from configuration over an opened store.
@@ -42,26 +55,28 @@ pub async fn accounts(
             .await
             .map_err(|e| e.to_string())?,
     };
-    let otp_key = store
-        .secret_or_insert("otp_key", &random_secret())
-        .await
-        .map_err(|e| e.to_string())?;
+    let otp_key = otp_key(store.as_ref()).await?;
     let sms = match overrides.sms {
         Some(s) => s,
         None => sms::from_config(config)?,
     };
-    let workers = config.hash_workers;
-    let hasher = tokio::task::spawn_blocking(move || PasswordHasher::new(workers))
+    let (workers, queue) = (config.hash_workers, config.hash_queue);
+    // `new` waits for the dummy hash: off the runtime.
+    let hasher = tokio::task::spawn_blocking(move || PasswordHasher::new(workers, queue))
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
+    let events = match overrides.events {
+        Some(e) => e,
+        None => crate::store::AuditWriter::start(store.clone()),
+    };
     Ok(Accounts::new(
         store,
         sms,
         overrides.clock.unwrap_or_else(|| Arc::new(SystemClock)),
         hasher,
         TokenSigner::new(jwt_secret.as_bytes()),
-        OtpKey::new(otp_key.as_bytes()),
+        otp_key,
         Policies {
             otp: OtpPolicy {
                 ttl_seconds: config.otp_ttl_seconds,
@@ -69,10 +84,26 @@ pub async fn accounts(
                 max_attempts: config.otp_max_attempts,
                 max_sends_per_hour: config.otp_max_sends_per_hour,
             },
-            login: LoginThrottle::new(config.login_max_failures),
+            limits: limits(config),
             refresh_reuse_seconds: config.refresh_reuse_seconds,
         },
-    ))
+    )
+    .with_events(events))
+}
+
+/// The abuse limits of a configuration (INTERFACE.md, "Abuse limits").
+pub fn limits(config: &Config) -> Limits {
+    Limits {
+        login_per_name: Budget {
+            max: config.login_max_failures_account,
+            window: HOUR,
+        },
+        sms_per_client: Budget::per_hour_or_none(config.sms_max_per_address_per_hour),
+        sms_global: Budget::per_hour_or_none(config.sms_max_per_hour),
+        sms_countries: config.sms_allowed_countries.clone(),
+        guesses_per_client: Budget::per_hour_or_none(config.otp_max_failures_per_address_per_hour),
+        ..Limits::new(config.login_max_failures)
+    }
 }
 
 /// A server ready to run: listener bound, router built.
@@ -114,6 +145,8 @@ impl App {
     ) -> std::io::Result<()> {
         let accounts = self.state.accounts.clone();
         let store = accounts.store().clone();
+        let events = accounts.events().clone();
+        let retention_days = self.state.config.audit_retention_days;
         let pruner = tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(600));
             loop {
@@ -123,11 +156,18 @@ impl App {
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "prune failed"),
                 }
+                let kept_from = accounts.now() - retention_days * 86_400;
+                match accounts.store().prune_audit(kept_from).await {
+                    Ok(n) if n > 0 => tracing::info!(removed = n, "pruned old audit records"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "audit prune failed"),
+                }
             }
         });
         let router = http::router(self.state);
         let result = http::serve(self.listener, router, shutdown).await;
         pruner.abort();
+        events.flush().await;
         // Checkpoints SQLite's WAL into the file: a copy taken after a clean
         // stop is the whole database.
         store.close().await;

@@ -116,7 +116,20 @@ pub struct Config {
     pub otp_max_attempts: i64,
     pub otp_max_sends_per_hour: i64,
     pub refresh_reuse_seconds: i64,
+    /// Failed password logins per (name, client address) in 15 minutes.
     pub login_max_failures: i64,
+    /// Failed password logins per name from all addresses in an hour.
+    pub login_max_failures_account: i64,
+    /// Codes sent per client address in an hour; 0: no limit.
+    pub sms_max_per_address_per_hour: i64,
+    /// Codes sent in all, across instances, in an hour; 0: no limit.
+    pub sms_max_per_hour: i64,
+    /// Country calling codes codes may be sent to; empty: all.
+    pub sms_allowed_countries: Vec<u16>,
+    /// Wrong codes per client address in an hour; 0: no limit.
+    pub otp_max_failures_per_address_per_hour: i64,
+    /// Days audit records are kept.
+    pub audit_retention_days: i64,
     pub trusted_proxy_header: Option<String>,
     pub cors_origins: Vec<String>,
     /// Also require phone numbers to be dialable in their country.
@@ -124,6 +137,9 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// How many password hashes may run at once; default one per core.
     pub hash_workers: usize,
+    /// How many password checks may wait for a hash worker before more are
+    /// refused (503); default 64 per worker (INTERFACE.md, "Connections, queues, responses").
+    pub hash_queue: usize,
     pub ttl: BTreeMap<Contract, TokenTtl>,
 }
 
@@ -298,6 +314,8 @@ impl Config {
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
+        let hash_workers = positive(&mut take, "hash_workers", cores as i64)? as usize;
+        let hash_queue = positive(&mut take, "hash_queue", 64 * hash_workers as i64)? as usize;
         let config = Config {
             database_url: take("database_url").unwrap_or_else(|| "sqlite://accountd.db".into()),
             listen: take("listen").unwrap_or_else(|| "127.0.0.1:8000".into()),
@@ -311,6 +329,32 @@ impl Config {
             otp_max_sends_per_hour: positive(&mut take, "otp_max_sends_per_hour", 5)?,
             refresh_reuse_seconds: non_negative(&mut take, "refresh_reuse_seconds", 10)?,
             login_max_failures: positive(&mut take, "login_max_failures", 10)?,
+            login_max_failures_account: positive(&mut take, "login_max_failures_account", 100)?,
+            sms_max_per_address_per_hour: non_negative(
+                &mut take,
+                "sms_max_per_address_per_hour",
+                60,
+            )?,
+            sms_max_per_hour: non_negative(&mut take, "sms_max_per_hour", 1000)?,
+            sms_allowed_countries: match take("sms_allowed_countries") {
+                None => Vec::new(),
+                Some(list) => list
+                    .split(',')
+                    .map(|c| c.trim().trim_start_matches('+'))
+                    .filter(|c| !c.is_empty())
+                    .map(|c| {
+                        c.parse::<u16>().ok().filter(|n| (1..=999).contains(n)).ok_or_else(|| {
+                            format!("ACCOUNTD_SMS_ALLOWED_COUNTRIES: {c:?} is not a country calling code (e.g. 1,44,255)")
+                        })
+                    })
+                    .collect::<Result<_, _>>()?,
+            },
+            otp_max_failures_per_address_per_hour: non_negative(
+                &mut take,
+                "otp_max_failures_per_address_per_hour",
+                30,
+            )?,
+            audit_retention_days: positive(&mut take, "audit_retention_days", 90)?,
             trusted_proxy_header: take("trusted_proxy_header"),
             cors_origins: take("cors_origins")
                 .map(|s| {
@@ -322,7 +366,8 @@ impl Config {
                 .unwrap_or_default(),
             phone_strict: boolean(&mut take, "phone_strict", false)?,
             max_body_bytes: positive(&mut take, "max_body_bytes", 64 * 1024)? as usize,
-            hash_workers: positive(&mut take, "hash_workers", cores as i64)? as usize,
+            hash_workers,
+            hash_queue,
             ttl,
         };
         Ok(config)
@@ -457,6 +502,7 @@ mod tests {
             (60, 300, 5, 5)
         );
         assert_eq!((c.refresh_reuse_seconds, c.login_max_failures), (10, 10));
+        assert_eq!(c.hash_queue, 64 * c.hash_workers);
         assert_eq!(
             c.ttl(Contract::PixelGenius),
             TokenTtl {
@@ -492,6 +538,16 @@ mod tests {
         assert_eq!(c.listen, "0.0.0.0:9");
         assert_eq!(c.otp_ttl_seconds, 40);
         assert_eq!(c.contracts, vec![Contract::Simple]);
+    }
+
+    #[test]
+    fn the_hash_queue_defaults_to_64_per_worker_and_can_be_set() {
+        let c = Config::from_sources(&vars(&[("ACCOUNTD_HASH_WORKERS", "3")])).unwrap();
+        assert_eq!((c.hash_workers, c.hash_queue), (3, 192));
+        let c = Config::from_sources(&vars(&[("ACCOUNTD_HASH_QUEUE", "5")])).unwrap();
+        assert_eq!(c.hash_queue, 5);
+        let e = Config::from_sources(&vars(&[("ACCOUNTD_HASH_QUEUE", "0")])).unwrap_err();
+        assert!(e.contains("ACCOUNTD_HASH_QUEUE"), "{e}");
     }
 
     #[test]

@@ -56,6 +56,10 @@ enum UserCommand {
     },
     /// Deactivate a user (its logins and tokens stop working) and print it.
     Deactivate { id: i64 },
+    /// End every refresh token, session and access token issued to the user until now.
+    Logout { id: i64 },
+    /// Clear the user's failed-login throttle.
+    Unlock { id: i64 },
 }
 
 #[derive(Debug, Args)]
@@ -202,7 +206,19 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                         .await
                 }
                 UserCommand::Update { id, flags } => {
-                    directory::update_user(store, UserId(id), flags.into_input()?, strict).await
+                    let input = flags.into_input()?;
+                    directory::update_user(store, UserId(id), input, SystemClock.now(), strict)
+                        .await
+                }
+                UserCommand::Logout { id } => {
+                    directory::logout_user(store, UserId(id), SystemClock.now()).await
+                }
+                UserCommand::Unlock { id } => {
+                    let key = crate::app::otp_key(store).await?;
+                    let cleared = directory::unlock_user(store, &key, UserId(id))
+                        .await
+                        .map_err(render::error)?;
+                    return print(serde_json::json!({"id": id, "cleared_attempts": cleared}));
                 }
                 UserCommand::Deactivate { id } => {
                     directory::deactivate_user(store, UserId(id)).await

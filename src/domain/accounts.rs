@@ -2,25 +2,41 @@
 //! throttle and optional second factor, one-time codes, token pairs, refresh,
 //! logout and the user behind an access token.
 
+use super::audit::{outcome_of, AuditEvent, Discard, EventKind, EventSink};
 use super::clock::{Clock, UnixTime};
 use super::error::{Error, Result, TokenProblem};
+use super::limits::{Budget, Limits, HOUR, PENDING_SECONDS};
 use super::org::{Org, OrgId};
+use super::origin::Origin;
 use super::otp::{self, OtpKey, OtpPolicy, OtpSpec};
-use super::password::PasswordHasher;
+use super::password::{PasswordHasher, Verdict};
 use super::phone::Phone;
-use super::ports::{LoginAttempt, OtpReservation, Reserved, SmsSender, Store};
+use super::ports::{
+    Attempt, AttemptKey, AttemptReservation, OtpCounts, OtpReservation, Reserved, SmsSender, Store,
+};
 use super::secret::Secret;
 use super::sessions::EndReason;
-use super::throttle::LoginThrottle;
 use super::tokens::{Claims, Lifetimes, Signed, TokenKind, TokenSigner};
 use super::user::{LoginName, User, UserId};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How long an attempt waits for places held by attempts still being
+/// checked (a right password must not be refused because others are in
+/// flight) before the server calls itself too busy.
+const PLACE_WAIT: Duration = Duration::from_secs(10);
+/// How often a waiting attempt looks again.
+const PLACE_POLL: Duration = Duration::from_millis(20);
+
+/// The scopes attempts are counted under.
+const LOGIN: &str = "login";
+const CODE: &str = "code";
 
 /// Policies from configuration that the use cases apply.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Policies {
     pub otp: OtpPolicy,
-    pub login: LoginThrottle,
+    pub limits: Limits,
     /// How long a just-retired session refresh token still answers its successor.
     pub refresh_reuse_seconds: i64,
 }
@@ -53,6 +69,7 @@ pub struct PasswordLogin<'a> {
     /// Whether this contract offers the SMS second factor, and its code shape.
     pub second_factor: Option<OtpSpec>,
     pub lifetimes: Lifetimes,
+    pub origin: &'a Origin,
 }
 
 pub struct Accounts {
@@ -63,6 +80,7 @@ pub struct Accounts {
     signer: TokenSigner,
     otp_key: OtpKey,
     policies: Policies,
+    events: Arc<dyn EventSink>,
 }
 
 impl Accounts {
@@ -83,7 +101,47 @@ impl Accounts {
             signer,
             otp_key,
             policies,
+            events: Arc::new(Discard),
         }
+    }
+
+    /// Send auth events to `events` (the audit trail, metrics).
+    pub fn with_events(mut self, events: Arc<dyn EventSink>) -> Self {
+        self.events = events;
+        self
+    }
+
+    pub fn events(&self) -> &Arc<dyn EventSink> {
+        &self.events
+    }
+
+    /// Record one auth event.
+    pub(crate) fn emit(&self, event: AuditEvent) {
+        self.events.emit(event);
+    }
+
+    /// Record how an operation on a token went: success, or the failure's
+    /// word; for the token's user once its signature held.
+    pub(crate) fn emit_result<T>(
+        &self,
+        kind: EventKind,
+        user: Option<UserId>,
+        origin: &Origin,
+        result: &Result<T>,
+    ) {
+        let outcome = result.as_ref().map_or_else(outcome_of, |_| "success");
+        self.emit(self.event(kind, outcome, user, origin));
+    }
+
+    /// An event of `kind` now, from `origin`.
+    pub(crate) fn event(
+        &self,
+        kind: EventKind,
+        outcome: &'static str,
+        user: Option<UserId>,
+        origin: &Origin,
+    ) -> AuditEvent {
+        AuditEvent::new(self.now(), kind, outcome, user, origin)
     }
 
     pub fn now(&self) -> UnixTime {
@@ -116,12 +174,18 @@ impl Accounts {
         }
     }
 
-    /// Check a password under the failed-login throttle. Costs exactly one
+    /// Check a password under the failed-login limits. Costs exactly one
     /// hash whether or not the user exists; `Inactive` is told only to a
     /// caller who knew the password.
-    pub async fn check_password(&self, name: &LoginName, password: &Secret) -> Result<User> {
-        let user = self.password_holder(name, password).await?;
+    pub async fn check_password(
+        &self,
+        name: &LoginName,
+        password: &Secret,
+        origin: &Origin,
+    ) -> Result<User> {
+        let user = self.password_holder(name, password, origin).await?;
         if !user.is_active {
+            self.emit(self.event(EventKind::PasswordLogin, "inactive", Some(user.id), origin));
             return Err(Error::Inactive);
         }
         Ok(user)
@@ -136,82 +200,225 @@ impl Accounts {
         name: &LoginName,
         password: &Secret,
         role: &str,
+        origin: &Origin,
     ) -> Result<User> {
-        let user = self.password_holder(name, password).await?;
-        if !user.has_role(role) {
-            return Err(Error::InvalidCredentials);
-        }
-        if !user.is_active {
-            return Err(Error::Inactive);
-        }
-        if user.otp_enabled {
+        let user = self.password_holder(name, password, origin).await?;
+        let refused = if !user.has_role(role) {
+            Some(("wrong_role", Error::InvalidCredentials))
+        } else if !user.is_active {
+            Some(("inactive", Error::Inactive))
+        } else if user.otp_enabled {
             tracing::info!(
                 user = user.id.0,
                 "password login refused: second factor required"
             );
-            return Err(Error::SecondFactorRequired);
+            Some(("second_factor_required", Error::SecondFactorRequired))
+        } else {
+            None
+        };
+        let outcome = refused.as_ref().map_or("success", |(o, _)| o);
+        self.emit(self.event(EventKind::PasswordLogin, outcome, Some(user.id), origin));
+        match refused {
+            Some((_, e)) => Err(e),
+            None => Ok(user),
+        }
+    }
+
+    /// The key failed logins of a name are counted under: a keyed tag of the
+    /// name as typed, known or not (INTERFACE.md, "Abuse limits": known and
+    /// unknown names are throttled alike).
+    pub fn login_key(&self, name: &str) -> String {
+        super::directory::login_key(&self.otp_key, name)
+    }
+
+    /// Hold a place for one attempt under `key`, inside `per_client` and
+    /// `per_name`. Places held by attempts still being checked are waited
+    /// for, not refused: a right password is never refused because other
+    /// attempts are in flight, and simultaneous guesses still cannot
+    /// overshoot a limit. Failed attempts that fill a budget throttle.
+    /// `limits` names the two budgets in the audit trail; `user`, when known,
+    /// is whose attempt it is.
+    async fn hold_place(
+        &self,
+        key: AttemptKey<'_>,
+        (per_client, per_name): (Budget, Budget),
+        limits: (&'static str, &'static str),
+        user: Option<UserId>,
+        origin: &Origin,
+    ) -> Result<i64> {
+        let deadline = tokio::time::Instant::now() + PLACE_WAIT;
+        loop {
+            let now = self.now();
+            let attempt = self
+                .store
+                .reserve_attempt(&AttemptReservation {
+                    key,
+                    now,
+                    per_client: (per_client.since(now), per_client.max),
+                    per_name: (per_name.since(now), per_name.max),
+                    pending_since: now - PENDING_SECONDS,
+                })
+                .await?;
+            let (client_failed, name_failed) = match attempt {
+                Attempt::Reserved(id) => return Ok(id),
+                Attempt::Refused {
+                    per_client: c,
+                    per_name: n,
+                } => (c, n),
+            };
+            let over = if per_client.reached(client_failed.n) {
+                Some((limits.0, per_client.wait(client_failed.oldest, now)))
+            } else if per_name.reached(name_failed.n) {
+                Some((limits.1, per_name.wait(name_failed.oldest, now)))
+            } else {
+                None
+            };
+            if let Some((limit, wait)) = over {
+                self.emit(
+                    self.event(EventKind::Throttled, "refused", user, origin)
+                        .with("limit", limit)
+                        .with("wait", wait),
+                );
+                return Err(Error::Throttled { wait });
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::Unavailable(
+                    "attempts in flight did not finish in time".into(),
+                ));
+            }
+            tokio::time::sleep(PLACE_POLL).await;
+        }
+    }
+
+    /// The account whose password this is, active or not.
+    async fn password_holder(
+        &self,
+        name: &LoginName,
+        password: &Secret,
+        origin: &Origin,
+    ) -> Result<User> {
+        let user = self.find_user(name).await?;
+        let tag = self.login_key(name.as_typed());
+        let key = AttemptKey {
+            scope: LOGIN,
+            name: &tag,
+            client: &origin.client,
+        };
+        let limits = &self.policies.limits;
+        // Nothing a client typed reaches the log: a known account by id, an
+        // unknown name not at all.
+        let who = user.as_ref().map(|u| u.id.0);
+        let place = match self
+            .hold_place(
+                key,
+                (limits.login_per_client, limits.login_per_name),
+                ("login_per_address", "login_per_name"),
+                user.as_ref().map(|u| u.id),
+                origin,
+            )
+            .await
+        {
+            Ok(id) => id,
+            Err(e) => {
+                if let Error::Throttled { wait } = e {
+                    tracing::warn!(user = who, wait, "password login throttled");
+                }
+                return Err(e);
+            }
+        };
+        let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
+        let verdict = match self.hasher.verify(password, hash).await {
+            Ok(verdict) => verdict,
+            Err(e) => {
+                // Not checked (the hash queue is full): the place is freed,
+                // not counted as a failure.
+                self.store.settle_attempt(place, &key, false).await?;
+                return Err(e);
+            }
+        };
+        let user = match user {
+            Some(u) if verdict.is_right() => u,
+            _ => {
+                // Inside the request span, so the line carries the client address.
+                tracing::info!(user = who, "failed password login");
+                self.emit(self.event(
+                    EventKind::PasswordLogin,
+                    "invalid_password",
+                    who.map(UserId),
+                    origin,
+                ));
+                self.store.settle_attempt(place, &key, true).await?;
+                return Err(Error::InvalidCredentials);
+            }
+        };
+        // Right password: forget this address's failures, the attempt included.
+        self.store.settle_attempt(place, &key, false).await?;
+        if verdict == Verdict::RightButStale {
+            if let Some(old) = &user.password_hash {
+                self.rehash(user.id, password, old);
+            }
         }
         Ok(user)
     }
 
-    /// The account whose password this is, active or not.
-    async fn password_holder(&self, name: &LoginName, password: &Secret) -> Result<User> {
-        let user = self.find_user(name).await?;
-        let key = match &user {
-            Some(u) => format!("user:{}", u.id.0),
-            None => name.throttle_key(),
-        };
-        let now = self.now();
-        let throttle = self.policies.login;
-        // The attempt is counted before the hash is checked (as a code's is),
-        // so any number of simultaneous guesses get at most the limit.
-        let attempt = self
-            .store
-            .reserve_login_attempt(
-                &key,
-                now,
-                now - throttle.window_seconds,
-                throttle.max_failures,
-            )
-            .await?;
-        if let LoginAttempt::Throttled { oldest } = attempt {
-            let wait = throttle.wait_after(oldest, now);
-            tracing::warn!(account = %key, wait, "password login throttled");
-            return Err(Error::Throttled { wait });
-        }
-        let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
-        if !self.hasher.verify(password, hash).await? {
-            // Inside the request span, so the line carries the client address.
-            tracing::info!(account = %key, "failed password login");
-            return Err(Error::InvalidCredentials);
-        }
-        let user = user.ok_or(Error::InvalidCredentials)?;
-        // Right password: forget the failures, the one just counted included.
-        self.store.clear_login_failures(&key).await?;
-        Ok(user)
+    /// Replace an old-format (or weaker argon2) hash by today's argon2id, now
+    /// that the password is known (issue 9). It runs after the answer is
+    /// decided, in its own task, so the login does not wait for a second hash;
+    /// a full hash queue or a failed write only leaves the old hash for the
+    /// next login to replace. The store replaces it only if it is still
+    /// `old`, so a password changed meanwhile is never overwritten.
+    fn rehash(&self, id: UserId, password: &Secret, old: &str) {
+        let (hasher, store) = (self.hasher.clone(), self.store.clone());
+        let (password, old) = (password.clone(), old.to_owned());
+        tokio::spawn(async move {
+            let result = match hasher.hash(&password).await {
+                Ok(fresh) => store.set_password_hash(id, &fresh, &old).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(true) => tracing::info!(user = id.0, "password hash upgraded to argon2id"),
+                Ok(false) => {
+                    tracing::info!(user = id.0, "password changed meanwhile; not upgraded")
+                }
+                Err(e) => tracing::warn!(user = id.0, error = %e, "password hash upgrade failed"),
+            }
+        });
     }
 
     /// Password first, always; then, for an account with `otp_enabled`, the
     /// SMS code (000-pixel-genius.md, Login API). Such an account cannot sign
     /// in where the contract offers no code step.
     pub async fn login_with_password(&self, login: PasswordLogin<'_>) -> Result<LoginOutcome> {
-        let user = self.check_password(&login.name, login.password).await?;
+        let user = self
+            .check_password(&login.name, login.password, login.origin)
+            .await?;
+        let origin = login.origin;
         if user.otp_enabled && login.second_factor.is_none() {
             tracing::info!(
                 user = user.id.0,
                 "password login refused: second factor required"
             );
+            self.emit(self.event(
+                EventKind::PasswordLogin,
+                "second_factor_required",
+                Some(user.id),
+                origin,
+            ));
             return Err(Error::SecondFactorRequired);
         }
+        self.emit(self.event(EventKind::PasswordLogin, "success", Some(user.id), origin));
         if let Some(spec) = login.second_factor.filter(|_| user.otp_enabled) {
             let phone = user.phone.clone().ok_or(Error::SmsFailed)?;
             // An empty code is no code, as `if otp:` in the original view.
             match login.otp.filter(|c| !c.expose().is_empty()) {
                 None => {
-                    self.send_code(&phone, spec).await?;
+                    self.send_code(&phone, spec, Some(user.id), origin).await?;
                     return Ok(LoginOutcome::OtpSent);
                 }
-                Some(code) => self.check_code(&phone, spec, code).await?,
+                Some(code) => {
+                    self.check_code(&phone, spec, code, Some(user.id), origin)
+                        .await?
+                }
             }
         }
         let pair = self.issue_pair(&user, login.lifetimes, None).await?;
@@ -243,11 +450,38 @@ impl Accounts {
     /// simplejwt's refresh: a new access token for a live refresh token whose
     /// user still exists and is active (`Inactive` otherwise, as simplejwt 5.4's
     /// "no_active_account"). One store round trip.
-    pub async fn refresh_access(&self, refresh: &str, lifetimes: Lifetimes) -> Result<Signed> {
-        let claims = self
-            .signer
-            .verify(refresh, TokenKind::Refresh, self.now())
-            .map_err(Error::TokenInvalid)?;
+    pub async fn refresh_access(
+        &self,
+        refresh: &str,
+        lifetimes: Lifetimes,
+        origin: &Origin,
+    ) -> Result<Signed> {
+        let claims = match self.signer.verify(refresh, TokenKind::Refresh, self.now()) {
+            Ok(c) => c,
+            Err(p) => {
+                let refused = Err(Error::TokenInvalid(p));
+                self.emit_result(EventKind::Refresh, None, origin, &refused);
+                return refused;
+            }
+        };
+        let done = self.refresh_claims(&claims, lifetimes, origin).await;
+        self.emit_result(EventKind::Refresh, Some(claims.user()), origin, &done);
+        done
+    }
+
+    async fn refresh_claims(
+        &self,
+        claims: &Claims,
+        lifetimes: Lifetimes,
+        origin: &Origin,
+    ) -> Result<Signed> {
+        if claims.sid.is_some() {
+            // A delivery session's refresh token rotates at delivery only:
+            // refused here, and a retired one ends its session exactly as at
+            // delivery's refresh (INTERFACE.md, "Connections, queues,
+            // responses"), so no other door mints tokens or probes retired ones.
+            return Err(self.session_token_elsewhere(claims, origin).await);
+        }
         // simplejwt checks the blacklist before the user.
         match self
             .store
@@ -255,17 +489,12 @@ impl Accounts {
             .await?
         {
             (_, true) => Err(Error::TokenInvalid(TokenProblem::Revoked)),
+            (Some(u), false) if u.token_revoked(claims.iat) => {
+                Err(Error::TokenInvalid(TokenProblem::Revoked))
+            }
             (Some(u), false) if u.is_active => {
-                // A session's refresh token only while it is the live one
-                // (no extra read for tokens without a session).
-                self.check_session(&claims).await?;
-                self.signer.issue(
-                    TokenKind::Access,
-                    u.id,
-                    self.now(),
-                    lifetimes.access,
-                    claims.sid.as_deref(),
-                )
+                self.signer
+                    .issue(TokenKind::Access, u.id, self.now(), lifetimes.access, None)
             }
             _ => Err(Error::Inactive),
         }
@@ -274,25 +503,25 @@ impl Accounts {
     /// Blacklist a refresh token; one that is already blacklisted is refused
     /// as simplejwt does ("Token is blacklisted"). One store round trip for
     /// tokens without a session; a session's live refresh token ends its session.
-    pub async fn logout(&self, refresh: &str) -> Result<()> {
-        let claims = self
-            .signer
-            .verify(refresh, TokenKind::Refresh, self.now())
-            .map_err(Error::TokenInvalid)?;
-        self.blacklist(&claims).await
+    pub async fn logout(&self, refresh: &str, origin: &Origin) -> Result<()> {
+        let done = match self.signer.verify(refresh, TokenKind::Refresh, self.now()) {
+            Ok(claims) => (Some(claims.user()), self.blacklist(&claims).await),
+            Err(p) => (None, Err(Error::TokenInvalid(p))),
+        };
+        self.emit_result(EventKind::Logout, done.0, origin, &done.1);
+        done.1
     }
 
     /// A logout by an authenticated user: as `logout`, but a refresh token
     /// that belongs to someone else is refused as invalid and left alone.
-    pub async fn logout_as(&self, user: UserId, refresh: &str) -> Result<()> {
-        let claims = self
-            .signer
-            .verify(refresh, TokenKind::Refresh, self.now())
-            .map_err(Error::TokenInvalid)?;
-        if claims.user() != user {
-            return Err(Error::TokenInvalid(TokenProblem::InvalidOrExpired));
-        }
-        self.blacklist(&claims).await
+    pub async fn logout_as(&self, user: UserId, refresh: &str, origin: &Origin) -> Result<()> {
+        let done = match self.signer.verify(refresh, TokenKind::Refresh, self.now()) {
+            Ok(claims) if claims.user() == user => self.blacklist(&claims).await,
+            Ok(_) => Err(Error::TokenInvalid(TokenProblem::InvalidOrExpired)),
+            Err(p) => Err(Error::TokenInvalid(p)),
+        };
+        self.emit_result(EventKind::Logout, Some(user), origin, &done);
+        done
     }
 
     /// Blacklist in one round trip: the insert's conflict says it already was.
@@ -336,6 +565,11 @@ impl Accounts {
         if !session_alive {
             return Err(Error::TokenInvalid(TokenProblem::Revoked));
         }
+        if user.token_revoked(claims.iat) {
+            // Issued before a reactivation, a password change or a logout
+            // of every session: as an expired token.
+            return Err(Error::TokenInvalid(TokenProblem::InvalidOrExpired));
+        }
         Ok((user, claims))
     }
 
@@ -343,11 +577,31 @@ impl Accounts {
         self.store.user_by_id(id).await
     }
 
-    /// Send a fresh code to `phone`, inside the resend wait and hourly cap.
-    /// The slot is reserved before the SMS goes out and released if it fails,
-    /// so a failed send leaves neither a code nor a wait behind.
-    pub async fn send_code(&self, phone: &Phone, spec: OtpSpec) -> Result<()> {
+    /// Whether codes may be sent to `phone` at all: its country is allowed
+    /// (`ACCOUNTD_SMS_ALLOWED_COUNTRIES`).
+    pub fn may_text(&self, phone: &Phone) -> bool {
+        let allowed = &self.policies.limits.sms_countries;
+        allowed.is_empty() || phone.calling_code().is_some_and(|c| allowed.contains(&c))
+    }
+
+    /// Send a fresh code to `phone`, inside the resend wait, the phone's
+    /// hourly cap, the client address's and the fleet's hourly budgets. The
+    /// slot is reserved before the SMS goes out and released if it fails, so
+    /// a failed send leaves neither a code nor a wait behind.
+    /// `user`, when known, is whose phone it is (for the audit trail).
+    pub async fn send_code(
+        &self,
+        phone: &Phone,
+        spec: OtpSpec,
+        user: Option<UserId>,
+        origin: &Origin,
+    ) -> Result<()> {
+        if !self.may_text(phone) {
+            self.emit(self.event(EventKind::CodeSent, "not_allowed", user, origin));
+            return Err(Error::PhoneNotAllowed);
+        }
         let policy = self.policies.otp;
+        let limits = &self.policies.limits;
         let now = self.now();
         let code = otp::generate(spec.digits);
         let code_hash = self.otp_key.hash(spec.purpose, phone.as_str(), &code);
@@ -355,39 +609,111 @@ impl Accounts {
             phone,
             purpose: spec.purpose,
             code_hash: &code_hash,
+            client: &origin.client,
             now,
             expires_at: now + policy.ttl_seconds,
             resend_after: now - policy.resend_seconds,
-            window_start: now - 3600,
-            max_in_window: policy.max_sends_per_hour,
+            window_start: now - HOUR,
+            max_per_phone: policy.max_sends_per_hour,
+            max_per_client: limits.sms_per_client.max,
+            max_global: limits.sms_global.max,
         };
         let id = match self.store.reserve_otp(&reservation).await? {
             Reserved::Granted(id) => id,
-            Reserved::TooSoon { last_sent } => {
-                return Err(Error::OtpTooSoon {
-                    wait: (last_sent + policy.resend_seconds - now).max(1),
-                })
-            }
-            Reserved::CapReached { oldest_sent } => {
-                return Err(Error::OtpTooSoon {
-                    wait: (oldest_sent + 3600 - now).max(1),
-                })
+            Reserved::Refused(counts) => {
+                let (limit, wait) = self.send_wait(&counts, now);
+                tracing::warn!(wait, limit, "code not sent: a sending limit is reached");
+                self.emit(
+                    self.event(EventKind::Throttled, "refused", user, origin)
+                        .with("limit", limit)
+                        .with("wait", wait),
+                );
+                return Err(Error::OtpTooSoon { wait });
             }
         };
         let message = format!("Your verification code is {}", code.expose());
         match self.sms.send(phone, &message).await {
-            Ok(()) => self.store.activate_otp(id).await,
+            Ok(()) => {
+                self.store.activate_otp(id, phone).await?;
+                self.emit(self.event(EventKind::CodeSent, "success", user, origin));
+                Ok(())
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "sms send failed; code discarded");
+                self.emit(self.event(EventKind::CodeSent, "sms_failed", user, origin));
                 self.store.discard_otp(id).await?;
                 Err(Error::SmsFailed)
             }
         }
     }
 
+    /// How long until a refused send could go out: the first limit that
+    /// refused it, in the order the client can act on (the phone's wait and
+    /// cap, then the address's budget, then the fleet's).
+    fn send_wait(&self, c: &OtpCounts, now: UnixTime) -> (&'static str, i64) {
+        let policy = self.policies.otp;
+        let limits = &self.policies.limits;
+        let per_phone = Budget {
+            max: policy.max_sends_per_hour,
+            window: HOUR,
+        };
+        if let Some(last) = c.last_sent {
+            ("resend_wait", (last + policy.resend_seconds - now).max(1))
+        } else if per_phone.reached(c.phone.n) {
+            ("sms_per_phone", per_phone.wait(c.phone.oldest, now))
+        } else if limits.sms_per_client.reached(c.client.n) {
+            (
+                "sms_per_address",
+                limits.sms_per_client.wait(c.client.oldest, now),
+            )
+        } else if limits.sms_global.reached(c.global.n) {
+            ("sms_global", limits.sms_global.wait(c.global.oldest, now))
+        } else {
+            // The rows changed between the two reads (pruned, discarded):
+            // one second, then the client may simply try again.
+            ("resend_wait", 1)
+        }
+    }
+
     /// Check a code: the attempt is counted before the comparison, a code is
-    /// used at most once, and `max_attempts` wrong guesses burn it.
-    pub async fn check_code(&self, phone: &Phone, spec: OtpSpec, code: &Secret) -> Result<()> {
+    /// used at most once, and `max_attempts` wrong guesses burn it. Wrong
+    /// codes also count per client address: past the budget, that address's
+    /// checks are throttled whatever phone they name.
+    /// `user`, when known, is whose phone it is (for the audit trail).
+    pub async fn check_code(
+        &self,
+        phone: &Phone,
+        spec: OtpSpec,
+        code: &Secret,
+        user: Option<UserId>,
+        origin: &Origin,
+    ) -> Result<()> {
+        let key = AttemptKey {
+            scope: CODE,
+            name: "",
+            client: &origin.client,
+        };
+        let place = self.hold_guess(key, user, origin).await?;
+        let checked = self.compare_code(phone, spec, code).await;
+        let failed = matches!(checked, Err(Error::OtpInvalid));
+        self.store.settle_attempt(place, &key, failed).await?;
+        self.emit_result(EventKind::CodeVerified, user, origin, &checked);
+        checked
+    }
+
+    /// A place for one code check from this address.
+    async fn hold_guess(
+        &self,
+        key: AttemptKey<'_>,
+        user: Option<UserId>,
+        origin: &Origin,
+    ) -> Result<i64> {
+        let budgets = (self.policies.limits.guesses_per_client, Budget::UNLIMITED);
+        let names = ("code_guesses_per_address", "none");
+        self.hold_place(key, budgets, names, user, origin).await
+    }
+
+    async fn compare_code(&self, phone: &Phone, spec: OtpSpec, code: &Secret) -> Result<()> {
         let candidate = self
             .store
             .attempt_otp(
@@ -410,9 +736,60 @@ impl Accounts {
         Ok(())
     }
 
+    /// Refuse a code check before any code is compared (the account takes
+    /// no code alone), counted as the wrong guess it is so that it is
+    /// throttled like one: `OtpInvalid`, or the throttle.
+    pub(crate) async fn refuse_code(&self, user: UserId, origin: &Origin) -> Error {
+        let key = AttemptKey {
+            scope: CODE,
+            name: "",
+            client: &origin.client,
+        };
+        let place = match self.hold_guess(key, Some(user), origin).await {
+            Ok(place) => place,
+            Err(e) => return e,
+        };
+        self.emit(
+            self.event(EventKind::CodeVerified, "invalid_code", Some(user), origin)
+                .with("reason", "second_factor_required"),
+        );
+        match self.store.settle_attempt(place, &key, true).await {
+            Ok(()) => Error::OtpInvalid,
+            Err(e) => e,
+        }
+    }
+
+    /// Send a code to any phone (sign-in creates the account later), except
+    /// to an account that signs in with password and code: it is answered
+    /// as sent and sent nothing, so the answer tells nothing either
+    /// (INTERFACE.md, "Abuse limits").
+    pub async fn send_code_to_phone(
+        &self,
+        phone: &Phone,
+        spec: OtpSpec,
+        origin: &Origin,
+    ) -> Result<()> {
+        let user = self.store.user_by_phone(phone).await?;
+        if let Some(user) = user.as_ref().filter(|u| u.otp_enabled) {
+            tracing::info!(
+                user = user.id.0,
+                "no code sent: the account signs in with password and code"
+            );
+            self.emit(self.event(EventKind::CodeSent, "suppressed", Some(user.id), origin));
+            return Ok(());
+        }
+        self.send_code(phone, spec, user.map(|u| u.id), origin)
+            .await
+    }
+
     /// Send a code to the phone of an existing, active account only: an
     /// unknown phone is `NotFound("user")` and is sent nothing.
-    pub async fn send_code_to_user(&self, phone: &Phone, spec: OtpSpec) -> Result<()> {
+    pub async fn send_code_to_user(
+        &self,
+        phone: &Phone,
+        spec: OtpSpec,
+        origin: &Origin,
+    ) -> Result<()> {
         let user = self
             .store
             .user_by_phone(phone)
@@ -421,7 +798,17 @@ impl Accounts {
         if !user.is_active {
             return Err(Error::Inactive);
         }
-        self.send_code(phone, spec).await
+        if user.otp_enabled {
+            // A code alone does not sign this account in (INTERFACE.md,
+            // "Abuse limits"): answer as sent, send nothing.
+            tracing::info!(
+                user = user.id.0,
+                "no code sent: the account signs in with password and code"
+            );
+            self.emit(self.event(EventKind::CodeSent, "suppressed", Some(user.id), origin));
+            return Ok(());
+        }
+        self.send_code(phone, spec, Some(user.id), origin).await
     }
 
     /// Sign an existing account in by phone and code, optionally acting for
@@ -434,13 +821,18 @@ impl Accounts {
         code: &Secret,
         org: Option<OrgId>,
         lifetimes: Lifetimes,
+        origin: &Origin,
     ) -> Result<(TokenPair, User, Option<Org>)> {
         let user = self
             .store
             .user_by_phone(phone)
             .await?
             .ok_or(Error::NotFound("user"))?;
-        self.check_code(phone, spec, code).await?;
+        if user.otp_enabled {
+            return Err(self.refuse_code(user.id, origin).await);
+        }
+        self.check_code(phone, spec, code, Some(user.id), origin)
+            .await?;
         if !user.is_active {
             return Err(Error::Inactive);
         }

@@ -4,6 +4,7 @@
 use super::clock::UnixTime;
 use super::error::{Error, Result};
 use super::org::{NewOrg, Org, OrgId};
+use super::otp::OtpKey;
 use super::password;
 use super::password_policy::{self, Owner};
 use super::phone::{Phone, PhoneError};
@@ -150,11 +151,14 @@ pub async fn create_user(
         .await
 }
 
-/// Change the fields given; the rest stay as they are.
+/// Change the fields given; the rest stay as they are. Reactivating the
+/// user or setting its password ends every token issued before (INTERFACE.md,
+/// "Administration").
 pub async fn update_user(
     store: &dyn Store,
     id: UserId,
     input: UserInput,
+    now: UnixTime,
     dialable: bool,
 ) -> Result<User> {
     let current = store.user_by_id(id).await?.ok_or(Error::NotFound("user"))?;
@@ -186,6 +190,12 @@ pub async fn update_user(
         }
         None => None,
     };
+    let reactivated = input.is_active == Some(true) && !current.is_active;
+    if reactivated || password_hash.is_some() {
+        // Revoked first: should the change then fail, old tokens are dead
+        // and nothing was reactivated, never the reverse.
+        store.revoke_tokens(id, now).await?;
+    }
     let patch = UserPatch {
         username,
         email,
@@ -199,6 +209,41 @@ pub async fn update_user(
         password_hash,
     };
     store.update_user(id, &patch).await
+}
+
+/// End every refresh token, session and access token issued to the user
+/// until now (`accountd user logout`).
+pub async fn logout_user(store: &dyn Store, id: UserId, now: UnixTime) -> Result<User> {
+    store.user_by_id(id).await?.ok_or(Error::NotFound("user"))?;
+    store.revoke_tokens(id, now).await?;
+    store.user_by_id(id).await?.ok_or(Error::NotFound("user"))
+}
+
+/// The names a user signs in with by password: failed logins are counted
+/// under each (INTERFACE.md, "Abuse limits").
+pub fn login_names(user: &User) -> Vec<&str> {
+    user.username
+        .as_deref()
+        .into_iter()
+        .chain(user.phone.as_ref().map(Phone::as_str))
+        .collect()
+}
+
+/// Clear the failed-login throttle of every name the user signs in with
+/// (`accountd user unlock`); how many counted attempts went.
+pub async fn unlock_user(store: &dyn Store, key: &OtpKey, id: UserId) -> Result<u64> {
+    let user = store.user_by_id(id).await?.ok_or(Error::NotFound("user"))?;
+    let tags: Vec<String> = login_names(&user)
+        .into_iter()
+        .map(|n| login_key(key, n))
+        .collect();
+    store.clear_attempts("login", &tags).await
+}
+
+/// The key failed logins of a name are counted under: a keyed tag of the
+/// name as typed, so that nothing typed is stored.
+pub fn login_key(key: &OtpKey, name: &str) -> String {
+    key.tag("login_name", name)
 }
 
 pub async fn deactivate_user(store: &dyn Store, id: UserId) -> Result<User> {

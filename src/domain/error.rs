@@ -37,6 +37,11 @@ pub enum Error {
     /// Input that breaks a rule; the text says which.
     #[error("{0}")]
     Invalid(String),
+    /// Codes are not sent to this number's country
+    /// (`ACCOUNTD_SMS_ALLOWED_COUNTRIES`); contracts answer as for an invalid
+    /// phone number.
+    #[error("codes are not sent to this phone number")]
+    PhoneNotAllowed,
     /// The SMS gateway refused or failed; no code was left behind.
     #[error("the SMS could not be sent")]
     SmsFailed,

@@ -2,10 +2,13 @@
 //! all five contracts. No HTTP, no SQL, no wire shapes live here.
 
 pub mod accounts;
+pub mod audit;
 pub mod clock;
 pub mod directory;
 pub mod error;
+pub mod limits;
 pub mod org;
+pub mod origin;
 pub mod otp;
 pub mod password;
 pub mod password_policy;
@@ -13,7 +16,6 @@ pub mod phone;
 pub mod ports;
 pub mod secret;
 pub mod sessions;
-pub mod throttle;
 pub mod tokens;
 pub mod user;
 

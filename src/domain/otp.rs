@@ -61,6 +61,15 @@ impl OtpKey {
         )
     }
 
+    /// A keyed tag of `text` (32 hex characters): limits count under it, so
+    /// what a client typed (a name, perhaps a password typed in the wrong
+    /// field) is never stored as typed.
+    pub fn tag(&self, purpose: &str, text: &str) -> String {
+        let mut tag = hex::encode(self.mac(purpose, "", text).finalize().into_bytes());
+        tag.truncate(32);
+        tag
+    }
+
     /// Constant-time comparison against a stored hash.
     pub fn matches(&self, purpose: &str, phone: &str, code: &Secret, stored_hex: &str) -> bool {
         match hex::decode(stored_hex) {

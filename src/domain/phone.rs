@@ -44,6 +44,14 @@ impl Phone {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The country calling code (`1`, `44`, `255`, …), when the number's
+    /// leading digits name one.
+    pub fn calling_code(&self) -> Option<u16> {
+        phonenumber::parse(None, &self.0)
+            .ok()
+            .map(|n| n.country().code())
+    }
 }
 
 impl fmt::Display for Phone {

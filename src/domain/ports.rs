@@ -1,6 +1,7 @@
 //! What the domain needs from the outside world. One Store implementation per
 //! database; one SmsSender per gateway.
 
+use super::audit::{AuditEvent, AuditFilter, AuditRecord};
 use super::clock::UnixTime;
 use super::error::Result;
 use super::org::{NewOrg, Org, OrgId};
@@ -9,19 +10,42 @@ use super::sessions::{Session, SessionTokens};
 use super::user::{NewUser, User, UserId, UserPatch};
 use async_trait::async_trait;
 
-/// A request to hold an OTP slot for a phone, granted only inside the limits.
+/// A request to hold an OTP slot for a phone, granted only inside every
+/// limit: the phone's resend wait and hourly cap, the client address's and
+/// the fleet's hourly budgets (INTERFACE.md, "Abuse limits").
 #[derive(Debug, Clone)]
 pub struct OtpReservation<'a> {
     pub phone: &'a Phone,
     pub purpose: &'a str,
     pub code_hash: &'a str,
+    /// The address asking for the code.
+    pub client: &'a str,
     pub now: UnixTime,
     pub expires_at: UnixTime,
     /// No code may have been sent to this phone after this instant.
     pub resend_after: UnixTime,
-    /// Codes sent after this instant count towards the hourly cap.
+    /// Codes sent after this instant count towards the hourly budgets.
     pub window_start: UnixTime,
-    pub max_in_window: i64,
+    pub max_per_phone: i64,
+    pub max_per_client: i64,
+    pub max_global: i64,
+}
+
+/// How many counted events a budget holds, and the oldest of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Count {
+    pub n: i64,
+    pub oldest: Option<UnixTime>,
+}
+
+/// Why a reservation was refused: the counts it was refused on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OtpCounts {
+    /// The last code sent to the phone inside the resend wait, if any.
+    pub last_sent: Option<UnixTime>,
+    pub phone: Count,
+    pub client: Count,
+    pub global: Count,
 }
 
 /// How a reservation went.
@@ -29,19 +53,39 @@ pub struct OtpReservation<'a> {
 pub enum Reserved {
     /// The slot is held as a pending code with this id.
     Granted(i64),
-    /// The phone was sent a code at `last_sent`.
-    TooSoon { last_sent: UnixTime },
-    /// The phone reached the hourly cap; the oldest code in the window was sent at `oldest_sent`.
-    CapReached { oldest_sent: UnixTime },
+    Refused(OtpCounts),
 }
 
-/// How a login attempt reservation went.
+/// What an attempt is counted under: `scope` (`login`, `code`), a name
+/// (already keyed: nothing typed is stored) and the client address.
+#[derive(Debug, Clone, Copy)]
+pub struct AttemptKey<'a> {
+    pub scope: &'a str,
+    pub name: &'a str,
+    pub client: &'a str,
+}
+
+/// Hold a place for one attempt if, counting failed attempts and those
+/// still being checked (pending since `pending_since`), fewer than
+/// `per_client.1` were made by this name from this client since
+/// `per_client.0`, and fewer than `per_name.1` by this name from anywhere
+/// since `per_name.0`.
+#[derive(Debug, Clone, Copy)]
+pub struct AttemptReservation<'a> {
+    pub key: AttemptKey<'a>,
+    pub now: UnixTime,
+    pub per_client: (UnixTime, i64),
+    pub per_name: (UnixTime, i64),
+    pub pending_since: UnixTime,
+}
+
+/// How an attempt reservation went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LoginAttempt {
-    /// Counted; the password may be checked.
-    Counted,
-    /// The limit is reached; the oldest failure in the window was at `oldest`.
-    Throttled { oldest: UnixTime },
+pub enum Attempt {
+    /// Counted as pending under this id; settle it once checked.
+    Reserved(i64),
+    /// No place: the failed attempts of each budget (pending ones aside).
+    Refused { per_client: Count, per_name: Count },
 }
 
 /// A code that took one more attempt and may now be compared.
@@ -70,6 +114,11 @@ pub trait Store: Send + Sync {
     async fn user_by_phone(&self, phone: &Phone) -> Result<Option<User>>;
     async fn list_users(&self) -> Result<Vec<User>>;
     async fn set_last_login(&self, id: UserId, at: UnixTime) -> Result<()>;
+    /// Replace the password hash of user `id` by `hash` if it is still
+    /// `replacing`: after a login with an old format, the fresh argon2id
+    /// takes its place, but never over a password changed in the meantime.
+    /// True if it was replaced.
+    async fn set_password_hash(&self, id: UserId, hash: &str, replacing: &str) -> Result<bool>;
 
     async fn create_org(&self, org: &NewOrg) -> Result<Org>;
     async fn org_by_id(&self, id: OrgId) -> Result<Option<Org>>;
@@ -107,12 +156,12 @@ pub trait Store: Send + Sync {
         now: UnixTime,
     ) -> Result<(Option<User>, bool)>;
 
-    /// Hold a pending code if the phone is inside its resend wait and hourly cap,
-    /// atomically with respect to every other instance on the same database.
+    /// Hold a pending code if every limit of `r` allows it, atomically with
+    /// respect to every other instance on the same database.
     async fn reserve_otp(&self, r: &OtpReservation<'_>) -> Result<Reserved>;
     /// The SMS went out: the pending code becomes the phone's live code and
     /// every older code for the same purpose stops working.
-    async fn activate_otp(&self, id: i64) -> Result<()>;
+    async fn activate_otp(&self, id: i64, phone: &Phone) -> Result<()>;
     /// The SMS failed: forget the pending code, so no code and no wait remain.
     async fn discard_otp(&self, id: i64) -> Result<()>;
     /// Count one attempt against the live, unexpired code for (phone, purpose),
@@ -127,20 +176,29 @@ pub trait Store: Send + Sync {
     /// Mark the code used; false if another request used it first.
     async fn consume_otp(&self, id: i64) -> Result<bool>;
 
-    /// Failed logins under `key` since `since`: how many, and the oldest instant.
-    async fn login_failures(&self, key: &str, since: UnixTime) -> Result<(i64, Option<UnixTime>)>;
-    /// Count one password attempt under `key` as a failure before the hash
-    /// is checked, if fewer than `max` failures were counted since `since`;
-    /// atomically across instances, so simultaneous guesses cannot overshoot
-    /// the limit. A right password then clears the failures.
-    async fn reserve_login_attempt(
-        &self,
-        key: &str,
-        now: UnixTime,
-        since: UnixTime,
-        max: i64,
-    ) -> Result<LoginAttempt>;
-    async fn clear_login_failures(&self, key: &str) -> Result<()>;
+    /// Reserve a place for one attempt, atomically across instances.
+    async fn reserve_attempt(&self, r: &AttemptReservation<'_>) -> Result<Attempt>;
+    /// The attempt failed (it now counts), or succeeded (it and the failed
+    /// attempts of its key are forgotten).
+    async fn settle_attempt(&self, id: i64, key: &AttemptKey<'_>, failed: bool) -> Result<()>;
+    /// Forget every attempt of `scope` under these names (an operator's
+    /// unlock); how many went.
+    async fn clear_attempts(&self, scope: &str, names: &[String]) -> Result<u64>;
+
+    /// End everything issued to `user` until `now`: its refresh tokens are
+    /// blacklisted, its sessions end, and any token whose `iat` is before
+    /// `now` is refused from now on (`User::tokens_valid_after`).
+    async fn revoke_tokens(&self, user: UserId, now: UnixTime) -> Result<()>;
+
+    /// Keep audit events (one statement for the whole batch).
+    async fn record_audit(&self, events: &[AuditEvent]) -> Result<()>;
+    /// Audit records, newest first.
+    async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>>;
+    /// Delete audit records older than `before`; how many went.
+    async fn prune_audit(&self, before: UnixTime) -> Result<u64>;
+    /// How many statements were sent to the database so far (on
+    /// PostgreSQL, round trips): for metrics, and for tests that count them.
+    fn statements(&self) -> u64;
 
     /// Delete rows no rule can need any more (expired tokens, day-old codes
     /// and failures); returns how many went.

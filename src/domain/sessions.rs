@@ -11,8 +11,10 @@
 //! number of requests and instances on one database agree.
 
 use super::accounts::{Accounts, TokenPair};
+use super::audit::EventKind;
 use super::clock::UnixTime;
 use super::error::{Error, Result, TokenProblem};
+use super::origin::Origin;
 use super::otp::OtpSpec;
 use super::phone::Phone;
 use super::secret::Secret;
@@ -137,9 +139,17 @@ impl Accounts {
         code: &Secret,
         role_for_new: &str,
         lifetimes: Lifetimes,
+        origin: &Origin,
     ) -> Result<(TokenPair, User)> {
-        self.check_code(phone, spec, code).await?;
-        let user = match self.store().user_by_phone(phone).await? {
+        let existing = self.store().user_by_phone(phone).await?;
+        if let Some(u) = existing.as_ref().filter(|u| u.otp_enabled) {
+            // INTERFACE.md, "Abuse limits": an account that signs in with
+            // password and code is refused a code alone, as an invalid code.
+            return Err(self.refuse_code(u.id, origin).await);
+        }
+        let known = existing.as_ref().map(|u| u.id);
+        self.check_code(phone, spec, code, known, origin).await?;
+        let user = match existing {
             Some(u) => u,
             None => self.create_phone_user(phone, role_for_new).await?,
         };
@@ -174,17 +184,38 @@ impl Accounts {
     /// one in one compare-and-swap; the token just retired answers the same
     /// successor inside the reuse window; any other retired token of the
     /// session revokes it.
-    pub async fn refresh_session(&self, token: &str, lifetimes: Lifetimes) -> Result<TokenPair> {
+    pub async fn refresh_session(
+        &self,
+        token: &str,
+        lifetimes: Lifetimes,
+        origin: &Origin,
+    ) -> Result<TokenPair> {
+        let claims = match self.signer().verify(token, TokenKind::Refresh, self.now()) {
+            Ok(c) => c,
+            Err(p) => {
+                let refused = Err(Error::TokenInvalid(p));
+                self.emit_result(EventKind::Refresh, None, origin, &refused);
+                return refused;
+            }
+        };
+        let done = self.rotate(&claims, lifetimes, origin).await;
+        self.emit_result(EventKind::Refresh, Some(claims.user()), origin, &done);
+        done
+    }
+
+    async fn rotate(
+        &self,
+        claims: &Claims,
+        lifetimes: Lifetimes,
+        origin: &Origin,
+    ) -> Result<TokenPair> {
         let now = self.now();
-        let claims = self
-            .signer()
-            .verify(token, TokenKind::Refresh, now)
-            .map_err(Error::TokenInvalid)?;
         let sid = claims
             .sid
             .as_deref()
             .ok_or(Error::TokenInvalid(TokenProblem::InvalidOrExpired))?;
         match self.store().user_by_id(claims.user()).await? {
+            Some(u) if u.token_revoked(claims.iat) => return Err(REVOKED),
             Some(u) if u.is_active => {}
             Some(_) => return Err(Error::Inactive),
             None => return Err(Error::NotFound("user")),
@@ -212,12 +243,26 @@ impl Accounts {
             user = session.user.0,
             "retired refresh token presented again; session revoked"
         );
+        self.emit(self.event(
+            EventKind::RefreshReuse,
+            "session_revoked",
+            Some(session.user),
+            origin,
+        ));
         Err(REVOKED)
     }
 
     /// End the session of an access token; its tokens stop working at once.
-    pub async fn end_session(&self, access: &str) -> Result<()> {
-        let (_, claims) = self.session_user(access).await?;
+    pub async fn end_session(&self, access: &str, origin: &Origin) -> Result<()> {
+        let done = self.end_session_of(access).await;
+        let user = done.as_ref().ok().copied();
+        self.emit_result(EventKind::Logout, user, origin, &done);
+        done.map(drop)
+    }
+
+    /// End the session of an access token; whose it was.
+    async fn end_session_of(&self, access: &str) -> Result<UserId> {
+        let (user, claims) = self.session_user(access).await?;
         let sid = claims.sid.as_deref().ok_or(REVOKED)?;
         if !self
             .store()
@@ -226,7 +271,7 @@ impl Accounts {
         {
             return Err(REVOKED);
         }
-        Ok(())
+        Ok(user.id)
     }
 
     /// The user behind an access token of a live session.
@@ -237,6 +282,48 @@ impl Accounts {
             return Err(Error::TokenInvalid(TokenProblem::InvalidOrExpired));
         }
         Ok((user, claims))
+    }
+
+    /// A session's refresh token presented at another contract's refresh:
+    /// always refused; a retired one (other than the one just retired,
+    /// inside the reuse window) ends its session as at delivery's refresh.
+    pub(crate) async fn session_token_elsewhere(&self, claims: &Claims, origin: &Origin) -> Error {
+        let Some(sid) = claims.sid.as_deref() else {
+            return REVOKED;
+        };
+        let now = self.now();
+        let session = match self.store().session(sid).await {
+            Ok(Some(s)) => s,
+            Ok(None) => return REVOKED,
+            Err(e) => return e,
+        };
+        let retired = session.is_alive(now)
+            && session.user == claims.user()
+            && session.current.refresh_jti != claims.jti
+            && !session.just_retired(&claims.jti, now, self.policies().refresh_reuse_seconds);
+        if retired {
+            if let Err(e) = self
+                .store()
+                .end_session(sid, now, EndReason::Reuse.as_str())
+                .await
+            {
+                return e;
+            }
+            tracing::warn!(
+                user = session.user.0,
+                "retired refresh token presented again; session revoked"
+            );
+            self.emit(
+                self.event(
+                    EventKind::RefreshReuse,
+                    "session_revoked",
+                    Some(session.user),
+                    origin,
+                )
+                .with("presented_at", origin.contract),
+            );
+        }
+        REVOKED
     }
 
     /// For a refresh token that names a session (presented at a contract

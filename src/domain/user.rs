@@ -25,9 +25,21 @@ pub struct User {
     pub profile: Map<String, Value>,
     /// argon2id PHC string; None for phone-only users who never set one.
     pub password_hash: Option<String>,
+    /// Tokens issued before this instant are refused (set by a reactivation,
+    /// a password change, `user logout`).
+    pub tokens_valid_after: Option<UnixTime>,
 }
 
 impl User {
+    /// Whether a token issued at `iat` was issued before the user's tokens
+    /// were last revoked. Instants are whole seconds: a token issued in the
+    /// very second of the revocation still passes, so that signing in right
+    /// after a reactivation or a password change works; refresh tokens and
+    /// sessions of that second are ended explicitly by the revocation.
+    pub fn token_revoked(&self, iat: UnixTime) -> bool {
+        self.tokens_valid_after.is_some_and(|after| iat < after)
+    }
+
     /// First and last name joined by one space, empty parts left out.
     pub fn full_name(&self) -> String {
         [self.first_name.trim(), self.last_name.trim()]
@@ -90,14 +102,13 @@ pub enum LoginName {
 }
 
 impl LoginName {
-    /// The key failed logins are counted under when no account matches, so an
-    /// unknown name is throttled exactly like a known one.
-    pub fn throttle_key(&self) -> String {
+    /// The name as typed: failed logins are counted under it (keyed, never
+    /// stored as typed), whether or not an account has it, so the answers
+    /// after N failures never tell which names exist.
+    pub fn as_typed(&self) -> &str {
         match self {
-            LoginName::Username(u) | LoginName::UsernameOrPhone(u) => {
-                format!("name:{}", u.to_lowercase())
-            }
-            LoginName::Phone(p) => format!("name:{p}"),
+            LoginName::Username(u) | LoginName::UsernameOrPhone(u) => u,
+            LoginName::Phone(p) => p.as_str(),
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod docs;
 pub mod drf;
 pub mod extract;
 pub mod keyed;
+pub mod origin;
 
 use crate::config::{Config, Contract};
 use crate::domain::tokens::Lifetimes;
@@ -73,9 +74,17 @@ pub fn router(state: AppState) -> Router {
 /// entry, the one the trusted proxy itself appended, so a client cannot spoof
 /// it by sending the header), otherwise the peer address.
 pub fn client_ip(req: &Request, trusted_header: Option<&str>) -> String {
+    client_addr(req.headers(), req.extensions(), trusted_header)
+}
+
+/// `client_ip` from a request's parts.
+pub fn client_addr(
+    headers: &axum::http::HeaderMap,
+    extensions: &axum::http::Extensions,
+    trusted_header: Option<&str>,
+) -> String {
     if let Some(name) = trusted_header {
-        let forwarded = req
-            .headers()
+        let forwarded = headers
             .get_all(name)
             .iter()
             .filter_map(|v| v.to_str().ok())
@@ -86,7 +95,7 @@ pub fn client_ip(req: &Request, trusted_header: Option<&str>) -> String {
             return ip.to_owned();
         }
     }
-    req.extensions()
+    extensions
         .get::<axum::extract::ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip().to_string())
         .unwrap_or_else(|| "unknown".to_owned())

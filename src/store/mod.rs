@@ -1,8 +1,23 @@
-//! Storage: one `Store` implementation per database, SQL kept beside it.
+//! Storage: the domain's `Store`, written once for SQLite and PostgreSQL.
+//!
+//! - `queries.rs`: every statement, in `$N` syntax, run through `db.rs`;
+//! - `db.rs`: runs a statement on either database, maps every failure to
+//!   one outcome, and holds the only per-backend concurrency code (`locked`);
+//! - `sqlite.rs`, `postgres.rs`: connections and migration locking;
+//! - `migrate.rs`: the migrations of `migrations/`, one file each for both;
+//! - `rows.rs`: rows read into domain values;
+//! - `audit.rs`: the audit trail's batching writer.
 
+mod audit;
+pub mod db;
+mod migrate;
 pub mod postgres;
+mod queries;
 mod rows;
 pub mod sqlite;
+
+pub use audit::AuditWriter;
+pub use queries::SqlStore;
 
 use crate::domain::ports::Store;
 use crate::domain::Error;
@@ -10,35 +25,20 @@ use std::sync::Arc;
 
 /// Open (creating if needed) the database a URL names, with migrations applied.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, Error> {
-    if url.starts_with("sqlite:") {
-        Ok(Arc::new(sqlite::SqliteStore::open(url).await?))
-    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Ok(Arc::new(postgres::PgStore::open(url).await?))
-    } else {
-        Err(Error::Invalid(format!(
-            "unsupported database URL scheme in {:?}: use sqlite://PATH or postgres://…",
-            url.split(':').next().unwrap_or_default()
-        )))
-    }
+    Ok(Arc::new(open_sql(url).await?))
 }
 
-/// Map a sqlx error: unique violations name the field taken, the rest are internal.
-/// The field is read from the message and constraint name: SQLite says
-/// `UNIQUE constraint failed: users.phone`, PostgreSQL names `users_phone_key`.
-pub(crate) fn map_err(e: sqlx::Error) -> Error {
-    if let sqlx::Error::Database(db) = &e {
-        if db.is_unique_violation() {
-            let text = format!("{} {}", db.message(), db.constraint().unwrap_or_default());
-            for field in ["username", "email", "phone"] {
-                if text.contains(field) {
-                    return Error::Conflict(field.to_owned());
-                }
-            }
-            return Error::Conflict("value".to_owned());
-        }
-        if db.is_foreign_key_violation() {
-            return Error::NotFound("referenced record");
-        }
-    }
-    Error::internal(e)
+/// As `open`, with the concrete store (its `Db` counts statements).
+pub async fn open_sql(url: &str) -> Result<SqlStore, Error> {
+    let db = if url.starts_with("sqlite:") {
+        db::Db::sqlite(sqlite::Pool::open(url).await?)
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        db::Db::postgres(postgres::Pool::open(url).await?)
+    } else {
+        return Err(Error::Invalid(format!(
+            "unsupported database URL scheme in {:?}: use sqlite://PATH or postgres://…",
+            url.split(':').next().unwrap_or_default()
+        )));
+    };
+    Ok(SqlStore::new(db))
 }

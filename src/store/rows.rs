@@ -1,128 +1,138 @@
-//! Row types shared by the SQL backends, and their conversion to domain values.
+//! Stored rows read into domain values, by column index. Each SELECT of a
+//! type lists its columns through the macro next to its decoder, so the
+//! order is written once.
 
+use super::db::{FromRow, Row};
+use crate::domain::error::{Error, Result};
 use crate::domain::org::{Org, OrgId};
 use crate::domain::phone::Phone;
 use crate::domain::sessions::{Session, SessionTokens};
 use crate::domain::user::{User, UserId};
-use crate::domain::Error;
 
-#[derive(Debug, sqlx::FromRow)]
-pub struct UserRow {
-    pub id: i64,
-    pub username: Option<String>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    pub first_name: String,
-    pub last_name: String,
-    pub role: Option<String>,
-    pub is_active: bool,
-    pub otp_enabled: bool,
-    pub date_joined: i64,
-    pub last_login: Option<i64>,
-    pub profile: String,
-    pub password_hash: Option<String>,
+/// The columns `User::from_row` reads, in its order.
+macro_rules! user_columns {
+    () => {
+        "users.id, users.username, users.email, users.phone, users.first_name, users.last_name, \
+         users.role, users.is_active, users.otp_enabled, users.date_joined, users.last_login, \
+         users.profile, users.password_hash, users.tokens_valid_after"
+    };
 }
+pub(crate) use user_columns;
 
-/// A user row with a flag computed beside it.
-#[derive(Debug, sqlx::FromRow)]
-pub struct FlaggedUserRow {
-    #[sqlx(flatten)]
-    pub user: UserRow,
-    pub flag: bool,
-}
+/// Columns of `user_columns!` that come before any extra column.
+pub const USER_WIDTH: usize = 14;
 
-pub const USER_COLUMNS: &str =
-    "id, username, email, phone, first_name, last_name, role, is_active, \
-     otp_enabled, date_joined, last_login, profile, password_hash";
-
-impl TryFrom<UserRow> for User {
-    type Error = Error;
-
-    fn try_from(r: UserRow) -> Result<Self, Error> {
-        let profile = match serde_json::from_str(&r.profile).map_err(Error::internal)? {
-            serde_json::Value::Object(m) => m,
+impl FromRow for User {
+    fn from_row(r: &dyn Row) -> Result<Self> {
+        let id = r.int(0)?;
+        let profile = match serde_json::from_str(&r.text(11)?) {
+            Ok(serde_json::Value::Object(m)) => m,
             _ => {
                 return Err(Error::Internal(format!(
-                    "user {} has a non-object profile",
-                    r.id
+                    "user {id} has a profile that is not a JSON object"
                 )))
             }
         };
         let phone = r
-            .phone
+            .opt_text(3)?
             .map(|p| {
                 Phone::parse(&p)
-                    .map_err(|_| Error::Internal(format!("user {} has a bad stored phone", r.id)))
+                    .map_err(|_| Error::Internal(format!("user {id} has a bad stored phone")))
             })
             .transpose()?;
         Ok(User {
-            id: UserId(r.id),
-            username: r.username,
-            email: r.email,
+            id: UserId(id),
+            username: r.opt_text(1)?,
+            email: r.opt_text(2)?,
             phone,
-            first_name: r.first_name,
-            last_name: r.last_name,
-            role: r.role,
-            is_active: r.is_active,
-            otp_enabled: r.otp_enabled,
-            date_joined: r.date_joined,
-            last_login: r.last_login,
+            first_name: r.text(4)?,
+            last_name: r.text(5)?,
+            role: r.opt_text(6)?,
+            is_active: r.boolean(7)?,
+            otp_enabled: r.boolean(8)?,
+            date_joined: r.int(9)?,
+            last_login: r.opt_int(10)?,
             profile,
-            password_hash: r.password_hash,
+            password_hash: r.opt_text(12)?,
+            tokens_valid_after: r.opt_int(13)?,
         })
     }
 }
 
-#[derive(Debug, sqlx::FromRow)]
-pub struct OrgRow {
-    pub id: i64,
-    pub name: String,
-    pub kind: Option<String>,
-    pub is_verified: bool,
-}
+/// A user with a flag computed beside it (`user_columns!(), <flag>`).
+pub struct FlaggedUser(pub User, pub bool);
 
-impl From<OrgRow> for Org {
-    fn from(r: OrgRow) -> Self {
-        Org {
-            id: OrgId(r.id),
-            name: r.name,
-            kind: r.kind,
-            is_verified: r.is_verified,
-        }
+impl FromRow for FlaggedUser {
+    fn from_row(r: &dyn Row) -> Result<Self> {
+        Ok(FlaggedUser(User::from_row(r)?, r.boolean(USER_WIDTH)?))
     }
 }
 
-#[derive(Debug, sqlx::FromRow)]
-pub struct SessionRow {
-    pub id: String,
-    pub user_id: i64,
-    pub created_at: i64,
-    pub refresh_jti: String,
-    pub access_jti: String,
-    pub issued_at: i64,
-    pub refresh_exp: i64,
-    pub access_exp: i64,
-    pub previous_jti: Option<String>,
-    pub rotated_at: Option<i64>,
-    pub ended_at: Option<i64>,
+impl FromRow for Org {
+    fn from_row(r: &dyn Row) -> Result<Self> {
+        Ok(Org {
+            id: OrgId(r.int(0)?),
+            name: r.text(1)?,
+            kind: r.opt_text(2)?,
+            is_verified: r.boolean(3)?,
+        })
+    }
 }
 
-impl From<SessionRow> for Session {
-    fn from(r: SessionRow) -> Self {
-        Session {
-            id: r.id,
-            user: UserId(r.user_id),
-            created_at: r.created_at,
+impl FromRow for Session {
+    fn from_row(r: &dyn Row) -> Result<Self> {
+        Ok(Session {
+            id: r.text(0)?,
+            user: UserId(r.int(1)?),
+            created_at: r.int(2)?,
             current: SessionTokens {
-                refresh_jti: r.refresh_jti,
-                access_jti: r.access_jti,
-                issued_at: r.issued_at,
-                refresh_exp: r.refresh_exp,
-                access_exp: r.access_exp,
+                refresh_jti: r.text(3)?,
+                access_jti: r.text(4)?,
+                issued_at: r.int(5)?,
+                refresh_exp: r.int(6)?,
+                access_exp: r.int(7)?,
             },
-            previous_jti: r.previous_jti,
-            rotated_at: r.rotated_at,
-            ended_at: r.ended_at,
-        }
+            previous_jti: r.opt_text(8)?,
+            rotated_at: r.opt_int(9)?,
+            ended_at: r.opt_int(10)?,
+        })
+    }
+}
+
+/// Two columns.
+impl<A: FromColumn, B: FromColumn> FromRow for (A, B) {
+    fn from_row(r: &dyn Row) -> Result<Self> {
+        Ok((A::column(r, 0)?, B::column(r, 1)?))
+    }
+}
+
+/// One column of a tuple row.
+pub trait FromColumn: Sized + Send + 'static {
+    fn column(r: &dyn Row, i: usize) -> Result<Self>;
+}
+
+impl FromColumn for i64 {
+    fn column(r: &dyn Row, i: usize) -> Result<Self> {
+        r.int(i)
+    }
+}
+impl FromColumn for Option<i64> {
+    fn column(r: &dyn Row, i: usize) -> Result<Self> {
+        r.opt_int(i)
+    }
+}
+impl FromColumn for String {
+    fn column(r: &dyn Row, i: usize) -> Result<Self> {
+        r.text(i)
+    }
+}
+impl FromColumn for Option<String> {
+    fn column(r: &dyn Row, i: usize) -> Result<Self> {
+        r.opt_text(i)
+    }
+}
+impl FromColumn for bool {
+    fn column(r: &dyn Row, i: usize) -> Result<Self> {
+        r.boolean(i)
     }
 }

@@ -478,10 +478,10 @@ fn sigterm_drains_a_request_in_flight_before_exiting_zero() {
 
 #[test]
 fn two_processes_starting_on_one_new_sqlite_file_at_once_both_succeed() {
-    // sqlx takes no migration lock on SQLite and a new file's switch to WAL
-    // can report "locked": both are retried. Racy by nature, so try often.
+    // Both migrate under one exclusive lock, and a new file's switch to WAL
+    // can report "locked" (retried). Racy by nature, so try often.
     for _ in 0..10 {
-        // SQLite whatever the test backend: PostgreSQL takes sqlx's advisory lock.
+        // SQLite whatever the test backend: PostgreSQL takes an advisory lock.
         let dir = tempfile::tempdir().unwrap();
         let db = format!("sqlite://{}", dir.path().join("new.db").display());
         let (a, b) = std::thread::scope(|s| {

@@ -12,6 +12,7 @@
 
 use accountd::app::{App, Overrides};
 use accountd::config::Config;
+use accountd::domain::audit::{Discard, EventSink};
 use accountd::domain::clock::{Clock, ManualClock};
 use accountd::domain::directory::{self, UserInput};
 use accountd::domain::phone::Phone;
@@ -177,11 +178,16 @@ impl TestApp {
     /// database, clock and SMS recorder: what a load balancer spreads
     /// requests over.
     pub async fn another_instance(&self) -> Self {
+        self.another_instance_with(|_| {}).await
+    }
+
+    /// `another_instance` with configuration changes.
+    pub async fn another_instance_with(&self, change: impl FnOnce(&mut Config)) -> Self {
         Self::start(
             self.db.clone(),
             self.clock.clone(),
             self.sms.clone(),
-            |_| {},
+            change,
         )
         .await
     }
@@ -198,11 +204,30 @@ impl TestApp {
         )
     }
 
+    /// An app whose auth events go nowhere: what a request sends to the
+    /// database is then all that reaches it.
+    pub async fn spawn_without_audit() -> Self {
+        let db = Arc::new(TestDb::create());
+        let clock = Arc::new(ManualClock::new());
+        let sms = Arc::new(RecordingSms::default());
+        Self::start_with_events(db, clock, sms, |_| {}, Some(Arc::new(Discard))).await
+    }
+
     async fn start(
         db: Arc<TestDb>,
         clock: Arc<ManualClock>,
         sms: Arc<RecordingSms>,
         change: impl FnOnce(&mut Config),
+    ) -> Self {
+        Self::start_with_events(db, clock, sms, change, None).await
+    }
+
+    async fn start_with_events(
+        db: Arc<TestDb>,
+        clock: Arc<ManualClock>,
+        sms: Arc<RecordingSms>,
+        change: impl FnOnce(&mut Config),
+        events: Option<Arc<dyn EventSink>>,
     ) -> Self {
         let db_url = db.url.clone();
         let mut config = Config::from_sources(&[]).unwrap();
@@ -213,6 +238,7 @@ impl TestApp {
         let overrides = Overrides {
             clock: Some(clock.clone()),
             sms: (config.sms == default_sms).then(|| sms.clone() as Arc<dyn SmsSender>),
+            events,
         };
         let app = App::build(config, overrides).await.unwrap();
         let url = format!("http://{}", app.local_addr().unwrap());
@@ -252,15 +278,46 @@ impl TestApp {
     pub async fn execute_sql(&self, statement: &str) {
         match backend() {
             Backend::Sqlite => {
-                let pool = sqlx::SqlitePool::connect(&self.db_url).await.unwrap();
-                sqlx::query(statement).execute(&pool).await.unwrap();
-                pool.close().await;
+                let path = self.db_url.trim_start_matches("sqlite://").to_owned();
+                let statement = statement.to_owned();
+                tokio::task::spawn_blocking(move || {
+                    let conn = rusqlite::Connection::open(path).unwrap();
+                    conn.busy_timeout(std::time::Duration::from_secs(5))
+                        .unwrap();
+                    conn.execute_batch(&statement).unwrap();
+                })
+                .await
+                .unwrap();
             }
             Backend::Postgres => {
                 use sqlx::Connection;
                 let mut conn = sqlx::PgConnection::connect(&self.db_url).await.unwrap();
                 sqlx::query(statement).execute(&mut conn).await.unwrap();
                 conn.close().await.unwrap();
+            }
+        }
+    }
+
+    /// The single integer a query answers, read behind the server's back
+    /// (e.g. `SELECT COUNT(*) FROM attempts`).
+    pub async fn count(&self, sql: &str) -> i64 {
+        match backend() {
+            Backend::Sqlite => {
+                let path = self.db_url.trim_start_matches("sqlite://").to_owned();
+                let sql = sql.to_owned();
+                tokio::task::spawn_blocking(move || {
+                    let conn = rusqlite::Connection::open(path).unwrap();
+                    conn.query_row(&sql, [], |r| r.get(0)).unwrap()
+                })
+                .await
+                .unwrap()
+            }
+            Backend::Postgres => {
+                use sqlx::{Connection, Row};
+                let mut conn = sqlx::PgConnection::connect(&self.db_url).await.unwrap();
+                let n: i64 = sqlx::query(sql).fetch_one(&mut conn).await.unwrap().get(0);
+                conn.close().await.unwrap();
+                n
             }
         }
     }
@@ -296,6 +353,20 @@ impl TestApp {
                 .unwrap(),
         )
         .await
+    }
+
+    /// POST as a client at `addr`, behind a proxy that names it in
+    /// `X-Forwarded-For` (the app must trust that header).
+    pub async fn post_from(&self, addr: &str, path: &str, body: Value) -> Reply {
+        let r = self
+            .client
+            .post(format!("{}{path}", self.url))
+            .header("x-forwarded-for", addr)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        Self::reply(r).await
     }
 
     pub async fn post_raw(
@@ -492,7 +563,12 @@ pub struct TestDb {
 
 impl TestDb {
     pub fn create() -> Self {
-        match backend() {
+        Self::create_on(backend())
+    }
+
+    /// A throwaway database on `backend`, whatever the suite runs on.
+    pub fn create_on(backend: Backend) -> Self {
+        match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
                 let url = format!("sqlite://{}", dir.path().join("accountd.db").display());

@@ -33,7 +33,7 @@ async fn two_instances() -> (TestApp, TestApp) {
 
 /// Instance A for even `i`, B for odd: a round-robin balancer.
 fn pick<'a>(a: &'a TestApp, b: &'a TestApp, i: usize) -> &'a TestApp {
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         a
     } else {
         b

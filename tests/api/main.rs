@@ -5,15 +5,21 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod abuse;
+mod at_rest;
+mod audit;
 mod cli;
 mod cors;
 mod delivery;
+mod django;
 mod harness;
 mod instances;
 mod kikapu;
 mod openapi;
 mod password_policy;
+mod passwords;
 mod pixel_genius;
+mod revocation;
 mod simple;
 mod sms_gateways;
 mod sms_webhook;

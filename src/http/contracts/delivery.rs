@@ -13,6 +13,7 @@ use crate::domain::Error;
 use crate::http::contracts::Route;
 use crate::http::extract::{Bearer, FieldError, Fields};
 use crate::http::keyed::{ErrorKey, KeyedError};
+use crate::http::origin::Client;
 use crate::http::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -71,6 +72,13 @@ impl ApiError {
             )
             .retry_after(wait),
             Error::SmsFailed => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Failed to send OTP"),
+            // INTERFACE.md, "Abuse limits": a country codes are not sent to
+            // is refused as an invalid number.
+            Error::PhoneNotAllowed => Self::fields(
+                [("phone_number".to_owned(), json!([NOT_E164]))]
+                    .into_iter()
+                    .collect(),
+            ),
             other => Self::internal(other),
         }
     }
@@ -82,6 +90,12 @@ impl ApiError {
             Error::OtpInvalid => Self::new(StatusCode::UNAUTHORIZED, "Invalid or expired OTP"),
             // Not documented: the right code for a deactivated account.
             Error::Inactive => Self::new(StatusCode::FORBIDDEN, "User account is disabled"),
+            // INTERFACE.md, "Abuse limits": too many wrong codes from one address.
+            Error::Throttled { wait } => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("Too many failed attempts. Try again in {wait} seconds."),
+            )
+            .retry_after(wait),
             other => Self::internal(other),
         }
     }
@@ -181,12 +195,13 @@ fn tokens_json(pair: &TokenPair) -> Map<String, Value> {
 
 async fn send_otp(
     State(app): State<AppState>,
+    client: Client,
     body: Fields<ApiError>,
 ) -> Result<Response, ApiError> {
     let phone = phone_number(&body, app.config.phone_strict);
     let phone = validate(body, phone)?;
     app.accounts
-        .send_code(&phone, CODE)
+        .send_code_to_phone(&phone, CODE, &client.origin(Contract::Delivery))
         .await
         .map_err(ApiError::send)?;
     Ok(Json(json!({
@@ -199,6 +214,7 @@ async fn send_otp(
 
 async fn verify_otp(
     State(app): State<AppState>,
+    client: Client,
     mut body: Fields<ApiError>,
 ) -> Result<Response, ApiError> {
     let phone = phone_number(&body, app.config.phone_strict);
@@ -212,6 +228,7 @@ async fn verify_otp(
             &otp,
             DEFAULT_ROLE,
             app.lifetimes(Contract::Delivery),
+            &client.origin(Contract::Delivery),
         )
         .await
         .map_err(ApiError::verify)?;
@@ -222,6 +239,7 @@ async fn verify_otp(
 
 async fn refresh(
     State(app): State<AppState>,
+    client: Client,
     mut body: Fields<ApiError>,
 ) -> Result<Response, ApiError> {
     let token = body.string("refresh_token");
@@ -229,7 +247,11 @@ async fn refresh(
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_json()))?;
     let pair = app
         .accounts
-        .refresh_session(&token, app.lifetimes(Contract::Delivery))
+        .refresh_session(
+            &token,
+            app.lifetimes(Contract::Delivery),
+            &client.origin(Contract::Delivery),
+        )
         .await
         .map_err(ApiError::refresh)?;
     Ok(Json(Value::Object(tokens_json(&pair))).into_response())
@@ -245,10 +267,14 @@ fn bearer(headers: &HeaderMap) -> Result<String, ApiError> {
     }
 }
 
-async fn logout(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn logout(
+    State(app): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let token = bearer(&headers)?;
     app.accounts
-        .end_session(&token)
+        .end_session(&token, &client.origin(Contract::Delivery))
         .await
         .map_err(ApiError::bearer)?;
     Ok(Json(json!({"success": true, "message": "Logged out successfully"})).into_response())

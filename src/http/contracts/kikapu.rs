@@ -13,6 +13,7 @@ use crate::domain::Error;
 use crate::http::contracts::Route;
 use crate::http::extract::{FieldErrors, Fields};
 use crate::http::keyed::{ErrorKey, KeyedError};
+use crate::http::origin::Client;
 use crate::http::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -83,6 +84,15 @@ impl ApiError {
             Error::SmsFailed => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Failed to send SMS"),
             // Not documented for these endpoints: 403 as for inactive agents.
             Error::Inactive => Self::new(StatusCode::FORBIDDEN, "User account is inactive"),
+            // INTERFACE.md, "Abuse limits": a country codes are not sent to
+            // is refused as an invalid number.
+            Error::PhoneNotAllowed => Self::new(StatusCode::BAD_REQUEST, BAD_PHONE),
+            // INTERFACE.md, "Abuse limits": too many wrong codes from one address.
+            Error::Throttled { wait } => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("Too many failed attempts. Try again in {wait} seconds."),
+            )
+            .retry_after(wait),
             other => Self::internal(other),
         }
     }
@@ -151,6 +161,7 @@ fn business_json(o: &Org) -> Value {
 
 async fn verify_otp(
     State(app): State<AppState>,
+    client: Client,
     mut body: Fields<ApiError>,
 ) -> Result<Response, ApiError> {
     let number = body.string("phoneNumber");
@@ -166,6 +177,7 @@ async fn verify_otp(
             &otp,
             business,
             app.lifetimes(Contract::Kikapu),
+            &client.origin(Contract::Kikapu),
         )
         .await
         .map_err(ApiError::otp)?;
@@ -187,13 +199,14 @@ async fn verify_otp(
 
 async fn resend_otp(
     State(app): State<AppState>,
+    client: Client,
     mut body: Fields<ApiError>,
 ) -> Result<Response, ApiError> {
     let number = body.string("phoneNumber");
     body.finish().map_err(ApiError::fields)?;
     let phone = phone(&number, app.config.phone_strict)?;
     app.accounts
-        .send_code_to_user(&phone, CODE)
+        .send_code_to_user(&phone, CODE, &client.origin(Contract::Kikapu))
         .await
         .map_err(ApiError::otp)?;
     Ok(Json(json!({"message": "OTP resent successfully"})).into_response())
@@ -201,6 +214,7 @@ async fn resend_otp(
 
 async fn agent_login(
     State(app): State<AppState>,
+    client: Client,
     mut body: Fields<ApiError>,
 ) -> Result<Response, ApiError> {
     // 004, Agent Login: phoneNumber, or username for Flutter apps.
@@ -221,6 +235,7 @@ async fn agent_login(
             &LoginName::UsernameOrPhone(name),
             &Secret::new(password),
             AGENT_ROLE,
+            &client.origin(Contract::Kikapu),
         )
         .await
         .map_err(ApiError::agent)?;

@@ -12,6 +12,7 @@ use crate::http::contracts::Route;
 use crate::http::drf::DrfError;
 use crate::http::extract::{FieldErrors, Fields};
 use crate::http::keyed::{ErrorKey, KeyedError};
+use crate::http::origin::Client;
 use crate::http::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -73,7 +74,10 @@ impl From<Error> for LoginError {
                 format!("Too many failed login attempts. Try again in {wait} seconds."),
             )
             .retry_after(wait),
-            Error::SmsFailed => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Failed to send OTP."),
+            // A country codes are not sent to: the code cannot be sent.
+            Error::SmsFailed | Error::PhoneNotAllowed => {
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Failed to send OTP.")
+            }
             other => {
                 tracing::error!(error = %other, "login failed");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error.")
@@ -84,6 +88,7 @@ impl From<Error> for LoginError {
 
 async fn login(
     State(app): State<AppState>,
+    client: Client,
     mut body: Fields<LoginError>,
 ) -> Result<Response, LoginError> {
     let username = body.string("username");
@@ -98,6 +103,7 @@ async fn login(
             otp: otp.as_ref(),
             second_factor: Some(SECOND_FACTOR),
             lifetimes: app.lifetimes(Contract::PixelGenius),
+            origin: &client.origin(Contract::PixelGenius),
         })
         .await?;
     Ok(match outcome {
@@ -114,23 +120,31 @@ async fn login(
 /// 000, Logout API: 205 Reset Content, no content.
 async fn logout(
     State(app): State<AppState>,
+    client: Client,
     mut body: Fields<DrfError>,
 ) -> Result<Response, DrfError> {
     let refresh = body.string("refresh");
     body.finish().map_err(|e| DrfError::fields(&e))?;
-    app.accounts.logout(&refresh).await?;
+    app.accounts
+        .logout(&refresh, &client.origin(Contract::PixelGenius))
+        .await?;
     Ok(StatusCode::RESET_CONTENT.into_response())
 }
 
 async fn refresh(
     State(app): State<AppState>,
+    client: Client,
     mut body: Fields<DrfError>,
 ) -> Result<Response, DrfError> {
     let refresh = body.string("refresh");
     body.finish().map_err(|e| DrfError::fields(&e))?;
     let access = app
         .accounts
-        .refresh_access(&refresh, app.lifetimes(Contract::PixelGenius))
+        .refresh_access(
+            &refresh,
+            app.lifetimes(Contract::PixelGenius),
+            &client.origin(Contract::PixelGenius),
+        )
         .await?;
     Ok(Json(json!({"access": access.token})).into_response())
 }

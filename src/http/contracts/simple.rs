@@ -9,6 +9,7 @@ use crate::domain::Error;
 use crate::http::contracts::Route;
 use crate::http::extract::Fields;
 use crate::http::keyed::{ErrorKey, KeyedError};
+use crate::http::origin::Client;
 use crate::http::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -77,6 +78,7 @@ impl ApiError {
 
 async fn login(
     State(app): State<AppState>,
+    client: Client,
     mut body: Fields<ApiError>,
 ) -> Result<Response, ApiError> {
     let username = body.string("username");
@@ -92,6 +94,7 @@ async fn login(
             otp: None,
             second_factor: None,
             lifetimes: app.lifetimes(Contract::Simple),
+            origin: &client.origin(Contract::Simple),
         })
         .await
         .map_err(ApiError::login)?;
@@ -109,6 +112,7 @@ async fn login(
 
 async fn refresh(
     State(app): State<AppState>,
+    client: Client,
     mut body: Fields<ApiError>,
 ) -> Result<Response, ApiError> {
     let refresh = body.string("refresh");
@@ -116,7 +120,11 @@ async fn refresh(
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.sentence()))?;
     let access = app
         .accounts
-        .refresh_access(&refresh, app.lifetimes(Contract::Simple))
+        .refresh_access(
+            &refresh,
+            app.lifetimes(Contract::Simple),
+            &client.origin(Contract::Simple),
+        )
         .await
         .map_err(ApiError::refresh)?;
     Ok(Json(json!({"access": access.token})).into_response())

@@ -15,6 +15,7 @@ use crate::domain::Error;
 use crate::http::contracts::Route;
 use crate::http::drf::DrfError;
 use crate::http::extract::{Bearer, BodyError, Fields};
+use crate::http::origin::Client;
 use crate::http::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -183,6 +184,7 @@ async fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<User, ApiEr
 
 async fn login(
     State(app): State<AppState>,
+    client: Client,
     mut body: Fields<ApiError>,
 ) -> Result<Response, ApiError> {
     let username = body.string("username");
@@ -197,6 +199,7 @@ async fn login(
             otp: None,
             second_factor: None,
             lifetimes: app.lifetimes(Contract::University),
+            origin: &client.origin(Contract::University),
         })
         .await
         .map_err(ApiError::login)?;
@@ -220,6 +223,7 @@ async fn login(
 /// the body; then the body's `refresh_token` is blacklisted.
 async fn logout(
     State(app): State<AppState>,
+    client: Client,
     headers: HeaderMap,
     body: Result<Fields<ApiError>, ApiError>,
 ) -> Result<Response, ApiError> {
@@ -227,7 +231,8 @@ async fn logout(
     let mut body = body?;
     let refresh = body.string("refresh_token");
     body.finish().map_err(|_| ApiError::logout_failed())?;
-    match app.accounts.logout_as(user.id, &refresh).await {
+    let origin = client.origin(Contract::University);
+    match app.accounts.logout_as(user.id, &refresh, &origin).await {
         Ok(()) => {
             Ok(Json(json!({"success": true, "message": "Logout successful"})).into_response())
         }
@@ -243,6 +248,7 @@ async fn profile(State(app): State<AppState>, headers: HeaderMap) -> Result<Resp
 
 async fn refresh(
     State(app): State<AppState>,
+    client: Client,
     mut body: Fields<ApiError>,
 ) -> Result<Response, ApiError> {
     let token = body.optional_string("refresh_token");
@@ -258,7 +264,11 @@ async fn refresh(
         .ok_or_else(|| ApiError::envelope(StatusCode::BAD_REQUEST, "Refresh token required"))?;
     let access = app
         .accounts
-        .refresh_access(&token, app.lifetimes(Contract::University))
+        .refresh_access(
+            &token,
+            app.lifetimes(Contract::University),
+            &client.origin(Contract::University),
+        )
         .await
         .map_err(ApiError::refresh)?;
     Ok(Json(json!({"success": true, "access_token": access.token})).into_response())

@@ -1,0 +1,814 @@
+//! Every statement of the store, written once for SQLite and PostgreSQL.
+//!
+//! Each method is one statement unless it says why not. Concurrency: every
+//! state change is a conditional statement (`UPDATE … WHERE <state>`,
+//! `INSERT … ON CONFLICT`), which both databases make atomic; the limits that
+//! count rows not yet inserted go through `Db::locked`, the one place the
+//! backends differ.
+
+use super::db::{query, Db};
+use super::db::{FromRow, Row};
+use super::rows::{user_columns, FlaggedUser};
+use crate::domain::audit::{AuditEvent, AuditFilter, AuditRecord};
+use crate::domain::clock::UnixTime;
+use crate::domain::error::{Error, Result};
+use crate::domain::org::{NewOrg, Org, OrgId};
+use crate::domain::phone::Phone;
+use crate::domain::ports::{
+    Attempt, AttemptKey, AttemptReservation, Count, OtpCandidate, OtpCounts, OtpReservation,
+    Reserved, Store,
+};
+use crate::domain::sessions::{Session, SessionTokens};
+use crate::domain::user::{NewUser, User, UserId, UserPatch};
+use async_trait::async_trait;
+
+/// The store over either database.
+#[derive(Clone)]
+pub struct SqlStore {
+    db: Db,
+}
+
+impl SqlStore {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+}
+
+/// The counts a refused attempt reservation read: per client, per name.
+struct AttemptCounts(Count, Count);
+
+impl FromRow for AttemptCounts {
+    fn from_row(r: &dyn Row) -> Result<Self> {
+        Ok(AttemptCounts(
+            Count {
+                n: r.int(0)?,
+                oldest: r.opt_int(1)?,
+            },
+            Count {
+                n: r.int(2)?,
+                oldest: r.opt_int(3)?,
+            },
+        ))
+    }
+}
+
+impl FromRow for OtpCounts {
+    fn from_row(r: &dyn Row) -> Result<Self> {
+        let count = |i| -> Result<Count> {
+            Ok(Count {
+                n: r.int(i)?,
+                oldest: r.opt_int(i + 1)?,
+            })
+        };
+        Ok(OtpCounts {
+            last_sent: r.opt_int(0)?,
+            phone: count(1)?,
+            client: count(3)?,
+            global: count(5)?,
+        })
+    }
+}
+
+fn profile_text(p: &serde_json::Map<String, serde_json::Value>) -> String {
+    serde_json::Value::Object(p.clone()).to_string()
+}
+
+/// What `prune` deletes, and how many seconds before now it must be older than.
+/// Codes and failures are kept a day: longer than any window that counts them.
+const PRUNE: [(&str, i64); 5] = [
+    ("DELETE FROM refresh_tokens WHERE expires_at < $1", 0),
+    // A session whose live refresh token expired can do nothing any more;
+    // a missing session refuses its tokens as an ended one does.
+    ("DELETE FROM sessions WHERE refresh_exp < $1", 0),
+    ("DELETE FROM blacklisted_tokens WHERE expires_at < $1", 0),
+    ("DELETE FROM otp_codes WHERE created_at < $1", 86_400),
+    ("DELETE FROM attempts WHERE at < $1", 86_400),
+];
+
+impl FromRow for AuditRecord {
+    fn from_row(r: &dyn Row) -> Result<Self> {
+        let detail = match r.opt_text(8)? {
+            None => None,
+            Some(text) => match serde_json::from_str(&text) {
+                Ok(serde_json::Value::Object(m)) => Some(m),
+                _ => None,
+            },
+        };
+        Ok(AuditRecord {
+            id: r.int(0)?,
+            time: r.int(1)?,
+            event: r.text(2)?,
+            outcome: r.text(3)?,
+            user: r.opt_int(4)?.map(UserId),
+            contract: r.text(5)?,
+            client: r.text(6)?,
+            request_id: r.opt_text(7)?,
+            detail,
+        })
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn record_audit(&self, events: &[AuditEvent]) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let inserts = events
+            .iter()
+            .map(|e| {
+                query(
+                    "INSERT INTO audit_events (at, event, outcome, user_id, contract, client,
+                         request_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(e.time)
+                .bind(e.event.as_str())
+                .bind(e.outcome)
+                .bind(e.user.map(|u| u.0))
+                .bind(e.contract)
+                .bind(&e.client)
+                .bind(&e.request_id)
+                .bind(
+                    e.detail
+                        .as_ref()
+                        .map(|d| serde_json::Value::Object(d.clone()).to_string()),
+                )
+            })
+            .collect();
+        self.db.batch(inserts).await.map(drop)
+    }
+
+    async fn audit(&self, f: &AuditFilter) -> Result<Vec<AuditRecord>> {
+        self.db
+            .all(
+                query(
+                    "SELECT id, at, event, outcome, user_id, contract, client, request_id, detail
+                     FROM audit_events
+                     WHERE ($1 IS NULL OR user_id = $1) AND ($2 IS NULL OR event = $2)
+                       AND ($3 IS NULL OR at >= $3) AND ($4 IS NULL OR id < $4)
+                     ORDER BY id DESC LIMIT $5",
+                )
+                .bind(f.user.map(|u| u.0))
+                .bind(f.event.map(|e| e.as_str()))
+                .bind(f.since)
+                .bind(f.before_id)
+                .bind(f.limit),
+            )
+            .await
+    }
+
+    async fn prune_audit(&self, before: UnixTime) -> Result<u64> {
+        self.db
+            .run(query("DELETE FROM audit_events WHERE at < $1").bind(before))
+            .await
+    }
+
+    fn statements(&self) -> u64 {
+        self.db.statements()
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.db.ping().await
+    }
+
+    async fn close(&self) {
+        self.db.close().await
+    }
+
+    async fn secret_or_insert(&self, name: &str, fresh: &str) -> Result<String> {
+        // Racing first starts: the second insert takes the conflict branch
+        // and returns the value the first stored.
+        self.db
+            .one(
+                query(
+                    "INSERT INTO settings (name, value) VALUES ($1, $2)
+                     ON CONFLICT (name) DO UPDATE SET value = settings.value RETURNING value",
+                )
+                .bind(name)
+                .bind(fresh),
+            )
+            .await
+    }
+
+    async fn create_user(&self, u: &NewUser) -> Result<User> {
+        self.db
+            .one(
+                query(concat!(
+                    "INSERT INTO users (username, email, phone, first_name, last_name, role,
+                         is_active, otp_enabled, date_joined, profile, password_hash)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING ",
+                    user_columns!()
+                ))
+                .bind(&u.username)
+                .bind(&u.email)
+                .bind(u.phone.as_ref().map(Phone::as_str))
+                .bind(&u.first_name)
+                .bind(&u.last_name)
+                .bind(&u.role)
+                .bind(u.is_active)
+                .bind(u.otp_enabled)
+                .bind(u.date_joined)
+                .bind(profile_text(&u.profile))
+                .bind(&u.password_hash),
+            )
+            .await
+    }
+
+    async fn update_user(&self, id: UserId, p: &UserPatch) -> Result<User> {
+        // COALESCE keeps a column when the patch leaves it out; one statement.
+        self.db
+            .opt(
+                query(concat!(
+                    "UPDATE users SET
+                        username = COALESCE($1, username), email = COALESCE($2, email),
+                        phone = COALESCE($3, phone), first_name = COALESCE($4, first_name),
+                        last_name = COALESCE($5, last_name), role = COALESCE($6, role),
+                        is_active = COALESCE($7, is_active), otp_enabled = COALESCE($8, otp_enabled),
+                        profile = COALESCE($9, profile), password_hash = COALESCE($10, password_hash)
+                     WHERE id = $11 RETURNING ",
+                    user_columns!()
+                ))
+                .bind(&p.username)
+                .bind(&p.email)
+                .bind(p.phone.as_ref().map(Phone::as_str))
+                .bind(&p.first_name)
+                .bind(&p.last_name)
+                .bind(&p.role)
+                .bind(p.is_active)
+                .bind(p.otp_enabled)
+                .bind(p.profile.as_ref().map(profile_text))
+                .bind(&p.password_hash)
+                .bind(id.0),
+            )
+            .await?
+            .ok_or(Error::NotFound("user"))
+    }
+
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>> {
+        self.db
+            .opt(
+                query(concat!(
+                    "SELECT ",
+                    user_columns!(),
+                    " FROM users WHERE id = $1"
+                ))
+                .bind(id.0),
+            )
+            .await
+    }
+
+    async fn user_by_username(&self, username: &str) -> Result<Option<User>> {
+        self.db
+            .opt(
+                query(concat!(
+                    "SELECT ",
+                    user_columns!(),
+                    " FROM users WHERE username = $1"
+                ))
+                .bind(username),
+            )
+            .await
+    }
+
+    async fn user_by_phone(&self, phone: &Phone) -> Result<Option<User>> {
+        self.db
+            .opt(
+                query(concat!(
+                    "SELECT ",
+                    user_columns!(),
+                    " FROM users WHERE phone = $1"
+                ))
+                .bind(phone.as_str()),
+            )
+            .await
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>> {
+        self.db
+            .all(query(concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users ORDER BY id"
+            )))
+            .await
+    }
+
+    async fn set_last_login(&self, id: UserId, at: UnixTime) -> Result<()> {
+        self.db
+            .run(
+                query("UPDATE users SET last_login = $1 WHERE id = $2")
+                    .bind(at)
+                    .bind(id.0),
+            )
+            .await
+            .map(drop)
+    }
+
+    async fn set_password_hash(&self, id: UserId, hash: &str, replacing: &str) -> Result<bool> {
+        // Only over the hash the login checked: a password an operator set
+        // meanwhile is never overwritten by the upgrade of the old one.
+        let done = self
+            .db
+            .run(
+                query("UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3")
+                    .bind(hash)
+                    .bind(id.0)
+                    .bind(replacing),
+            )
+            .await?;
+        Ok(done == 1)
+    }
+
+    async fn create_org(&self, o: &NewOrg) -> Result<Org> {
+        self.db
+            .one(
+                query(
+                    "INSERT INTO organizations (name, kind, is_verified) VALUES ($1, $2, $3)
+                     RETURNING id, name, kind, is_verified",
+                )
+                .bind(&o.name)
+                .bind(&o.kind)
+                .bind(o.is_verified),
+            )
+            .await
+    }
+
+    async fn org_by_id(&self, id: OrgId) -> Result<Option<Org>> {
+        self.db
+            .opt(
+                query("SELECT id, name, kind, is_verified FROM organizations WHERE id = $1")
+                    .bind(id.0),
+            )
+            .await
+    }
+
+    async fn add_member(&self, org: OrgId, user: UserId) -> Result<()> {
+        // A missing org or user is a foreign-key violation: NotFound.
+        self.db
+            .run(
+                query(
+                    "INSERT INTO memberships (org_id, user_id) VALUES ($1, $2)
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(org.0)
+                .bind(user.0),
+            )
+            .await
+            .map(drop)
+    }
+
+    async fn org_of_member(&self, org: OrgId, user: UserId) -> Result<Option<Org>> {
+        self.db
+            .opt(
+                query(
+                    "SELECT o.id, o.name, o.kind, o.is_verified FROM organizations o
+                     JOIN memberships m ON m.org_id = o.id WHERE o.id = $1 AND m.user_id = $2",
+                )
+                .bind(org.0)
+                .bind(user.0),
+            )
+            .await
+    }
+
+    async fn record_refresh_token(
+        &self,
+        jti: &str,
+        user: UserId,
+        issued_at: UnixTime,
+        expires_at: UnixTime,
+    ) -> Result<()> {
+        self.db
+            .run(
+                query(
+                    "INSERT INTO refresh_tokens (jti, user_id, issued_at, expires_at)
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(jti)
+                .bind(user.0)
+                .bind(issued_at)
+                .bind(expires_at),
+            )
+            .await
+            .map(drop)
+    }
+
+    async fn blacklist(
+        &self,
+        jti: &str,
+        user: UserId,
+        expires_at: UnixTime,
+        now: UnixTime,
+    ) -> Result<bool> {
+        // Two requests blacklisting one jti: the second waits on the key,
+        // then does nothing; exactly one reports true.
+        let done = self
+            .db
+            .run(
+                query(
+                    "INSERT INTO blacklisted_tokens (jti, user_id, expires_at, blacklisted_at)
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (jti) DO NOTHING",
+                )
+                .bind(jti)
+                .bind(user.0)
+                .bind(expires_at)
+                .bind(now),
+            )
+            .await?;
+        Ok(done == 1)
+    }
+
+    async fn is_blacklisted(&self, jti: &str) -> Result<bool> {
+        self.db
+            .one(query("SELECT EXISTS (SELECT 1 FROM blacklisted_tokens WHERE jti = $1)").bind(jti))
+            .await
+    }
+
+    async fn user_and_revocation(&self, id: UserId, jti: &str) -> Result<(Option<User>, bool)> {
+        let row: Option<FlaggedUser> = self
+            .db
+            .opt(
+                query(concat!(
+                    "SELECT ",
+                    user_columns!(),
+                    ", EXISTS (SELECT 1 FROM blacklisted_tokens WHERE jti = $1)
+                     FROM users WHERE id = $2"
+                ))
+                .bind(jti)
+                .bind(id.0),
+            )
+            .await?;
+        match row {
+            Some(FlaggedUser(user, revoked)) => Ok((Some(user), revoked)),
+            // No such user: the rare path may take a second read.
+            None => Ok((None, self.is_blacklisted(jti).await?)),
+        }
+    }
+
+    async fn user_and_session(
+        &self,
+        id: UserId,
+        sid: &str,
+        now: UnixTime,
+    ) -> Result<(Option<User>, bool)> {
+        let row: Option<FlaggedUser> = self
+            .db
+            .opt(
+                query(concat!(
+                    "SELECT ",
+                    user_columns!(),
+                    ", EXISTS (SELECT 1 FROM sessions s WHERE s.id = $1 AND s.user_id = users.id
+                         AND s.ended_at IS NULL AND s.refresh_exp > $2)
+                     FROM users WHERE id = $3"
+                ))
+                .bind(sid)
+                .bind(now)
+                .bind(id.0),
+            )
+            .await?;
+        Ok(match row {
+            Some(FlaggedUser(user, alive)) => (Some(user), alive),
+            None => (None, false),
+        })
+    }
+
+    async fn reserve_otp(&self, r: &OtpReservation<'_>) -> Result<Reserved> {
+        // Every budget counts rows other requests may be inserting right now;
+        // the fleet-wide budget makes the lock one for all phones (a short
+        // statement; codes are sent a few times a second at most).
+        let granted: Option<i64> = self
+            .db
+            .locked(
+                "otp",
+                query(
+                    "INSERT INTO otp_codes (phone, purpose, code_hash, client, created_at,
+                         expires_at, attempts, state)
+                     SELECT $1, $2, $3, $4, $5, $6, 0, 'pending'
+                     WHERE NOT EXISTS (SELECT 1 FROM otp_codes WHERE phone = $1 AND created_at > $7)
+                       AND (SELECT COUNT(*) FROM otp_codes WHERE phone = $1 AND created_at > $8) < $9
+                       AND (SELECT COUNT(*) FROM otp_codes WHERE client = $4 AND created_at > $8) < $10
+                       AND (SELECT COUNT(*) FROM otp_codes WHERE created_at > $8) < $11
+                     RETURNING id",
+                )
+                .bind(r.phone.as_str())
+                .bind(r.purpose)
+                .bind(r.code_hash)
+                .bind(r.client)
+                .bind(r.now)
+                .bind(r.expires_at)
+                .bind(r.resend_after)
+                .bind(r.window_start)
+                .bind(r.max_per_phone)
+                .bind(r.max_per_client)
+                .bind(r.max_global),
+            )
+            .await?
+            .into_iter()
+            .next();
+        if let Some(id) = granted {
+            return Ok(Reserved::Granted(id));
+        }
+        // Refused: read the counts it was refused on, in one statement.
+        let counts: OtpCounts = self
+            .db
+            .one(
+                query(
+                    "SELECT MAX(CASE WHEN phone = $1 AND created_at > $3 THEN created_at END),
+                         COUNT(CASE WHEN phone = $1 THEN 1 END),
+                         MIN(CASE WHEN phone = $1 THEN created_at END),
+                         COUNT(CASE WHEN client = $2 THEN 1 END),
+                         MIN(CASE WHEN client = $2 THEN created_at END),
+                         COUNT(*), MIN(created_at)
+                     FROM otp_codes WHERE created_at > $4",
+                )
+                .bind(r.phone.as_str())
+                .bind(r.client)
+                .bind(r.resend_after)
+                .bind(r.window_start),
+            )
+            .await?;
+        Ok(Reserved::Refused(counts))
+    }
+
+    async fn activate_otp(&self, id: i64, phone: &Phone) -> Result<()> {
+        // Two activations for one phone at once (possible with no resend
+        // wait) could each miss the other's new live code: under the phone's
+        // lock they take turns, so only the newest stays live.
+        self.db
+            .locked::<i64>(
+                &format!("otp:{}", phone.as_str()),
+                query(
+                    "UPDATE otp_codes SET state = CASE WHEN id = $1 THEN 'live' ELSE 'replaced' END
+                     WHERE id = $1 OR (state = 'live' AND phone = $2
+                        AND purpose = (SELECT purpose FROM otp_codes WHERE id = $1))
+                     RETURNING id",
+                )
+                .bind(id)
+                .bind(phone.as_str()),
+            )
+            .await
+            .map(drop)
+    }
+
+    async fn discard_otp(&self, id: i64) -> Result<()> {
+        self.db
+            .run(query("DELETE FROM otp_codes WHERE id = $1").bind(id))
+            .await
+            .map(drop)
+    }
+
+    async fn attempt_otp(
+        &self,
+        phone: &Phone,
+        purpose: &str,
+        now: UnixTime,
+        max_attempts: i64,
+    ) -> Result<Option<OtpCandidate>> {
+        // Racing attempts on one code queue on its row; each re-checks
+        // `attempts < max` and `state = 'live'` on the newest version, so no
+        // more than max_attempts are ever counted, and a code used or
+        // replaced meanwhile is not handed out.
+        let row: Option<(i64, String)> = self
+            .db
+            .opt(
+                query(
+                    "UPDATE otp_codes SET attempts = attempts + 1
+                     WHERE id = (SELECT id FROM otp_codes WHERE phone = $1 AND purpose = $2
+                                 AND state = 'live' ORDER BY id DESC LIMIT 1)
+                       AND state = 'live' AND expires_at > $3 AND attempts < $4
+                     RETURNING id, code_hash",
+                )
+                .bind(phone.as_str())
+                .bind(purpose)
+                .bind(now)
+                .bind(max_attempts),
+            )
+            .await?;
+        Ok(row.map(|(id, code_hash)| OtpCandidate { id, code_hash }))
+    }
+
+    async fn consume_otp(&self, id: i64) -> Result<bool> {
+        // The second of two racing consumers re-checks `state = 'live'` on
+        // the row the first updated, and matches nothing.
+        let done = self
+            .db
+            .run(
+                query("UPDATE otp_codes SET state = 'used' WHERE id = $1 AND state = 'live'")
+                    .bind(id),
+            )
+            .await?;
+        Ok(done == 1)
+    }
+
+    async fn reserve_attempt(&self, r: &AttemptReservation<'_>) -> Result<Attempt> {
+        let k = r.key;
+        let reserved: Option<i64> = self
+            .db
+            .locked(
+                &format!("attempt:{}:{}", k.scope, k.name),
+                query(
+                    "INSERT INTO attempts (scope, name, client, at, state)
+                     SELECT $1, $2, $3, $4, 'pending'
+                     WHERE (SELECT COUNT(*) FROM attempts WHERE scope = $1 AND name = $2
+                            AND client = $3 AND at > $5 AND (state = 'failed' OR at > $9)) < $6
+                       AND (SELECT COUNT(*) FROM attempts WHERE scope = $1 AND name = $2
+                            AND at > $7 AND (state = 'failed' OR at > $9)) < $8
+                     RETURNING id",
+                )
+                .bind(k.scope)
+                .bind(k.name)
+                .bind(k.client)
+                .bind(r.now)
+                .bind(r.per_client.0)
+                .bind(r.per_client.1)
+                .bind(r.per_name.0)
+                .bind(r.per_name.1)
+                .bind(r.pending_since),
+            )
+            .await?
+            .into_iter()
+            .next();
+        if let Some(id) = reserved {
+            return Ok(Attempt::Reserved(id));
+        }
+        let counts: AttemptCounts = self
+            .db
+            .one(
+                query(
+                    "SELECT COUNT(CASE WHEN client = $3 AND at > $4 THEN 1 END),
+                         MIN(CASE WHEN client = $3 AND at > $4 THEN at END),
+                         COUNT(CASE WHEN at > $5 THEN 1 END),
+                         MIN(CASE WHEN at > $5 THEN at END)
+                     FROM attempts WHERE scope = $1 AND name = $2 AND state = 'failed'",
+                )
+                .bind(k.scope)
+                .bind(k.name)
+                .bind(k.client)
+                .bind(r.per_client.0)
+                .bind(r.per_name.0),
+            )
+            .await?;
+        Ok(Attempt::Refused {
+            per_client: counts.0,
+            per_name: counts.1,
+        })
+    }
+
+    async fn settle_attempt(&self, id: i64, k: &AttemptKey<'_>, failed: bool) -> Result<()> {
+        let q = if failed {
+            query("UPDATE attempts SET state = 'failed' WHERE id = $1").bind(id)
+        } else {
+            // A success forgets the failures of its name from its address;
+            // those from other addresses keep counting towards the name's
+            // ceiling, so a guesser cannot reset it by waiting for the owner.
+            query(
+                "DELETE FROM attempts WHERE id = $1
+                    OR (scope = $2 AND name = $3 AND client = $4 AND state = 'failed')",
+            )
+            .bind(id)
+            .bind(k.scope)
+            .bind(k.name)
+            .bind(k.client)
+        };
+        self.db.run(q).await.map(drop)
+    }
+
+    async fn clear_attempts(&self, scope: &str, names: &[String]) -> Result<u64> {
+        let mut removed = 0;
+        for name in names {
+            removed += self
+                .db
+                .run(
+                    query("DELETE FROM attempts WHERE scope = $1 AND name = $2")
+                        .bind(scope)
+                        .bind(name),
+                )
+                .await?;
+        }
+        Ok(removed)
+    }
+
+    async fn revoke_tokens(&self, user: UserId, now: UnixTime) -> Result<()> {
+        self.db
+            .batch(vec![
+                query("UPDATE users SET tokens_valid_after = $2 WHERE id = $1")
+                    .bind(user.0)
+                    .bind(now),
+                query(
+                    "INSERT INTO blacklisted_tokens (jti, user_id, expires_at, blacklisted_at)
+                     SELECT jti, user_id, expires_at, $2 FROM refresh_tokens
+                     WHERE user_id = $1 AND expires_at > $2
+                     ON CONFLICT (jti) DO NOTHING",
+                )
+                .bind(user.0)
+                .bind(now),
+                query(
+                    "UPDATE sessions SET ended_at = $2, end_reason = 'revoked'
+                     WHERE user_id = $1 AND ended_at IS NULL",
+                )
+                .bind(user.0)
+                .bind(now),
+            ])
+            .await
+            .map(drop)
+    }
+
+    async fn prune(&self, now: UnixTime) -> Result<u64> {
+        let mut removed = 0;
+        for (sql, before) in PRUNE {
+            removed += self.db.run(query(sql).bind(now - before)).await?;
+        }
+        Ok(removed)
+    }
+
+    async fn create_session(
+        &self,
+        id: &str,
+        user: UserId,
+        t: &SessionTokens,
+        now: UnixTime,
+    ) -> Result<()> {
+        self.db
+            .run(
+                query(
+                    "INSERT INTO sessions (id, user_id, created_at, refresh_jti, access_jti,
+                         issued_at, refresh_exp, access_exp) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(id)
+                .bind(user.0)
+                .bind(now)
+                .bind(&t.refresh_jti)
+                .bind(&t.access_jti)
+                .bind(t.issued_at)
+                .bind(t.refresh_exp)
+                .bind(t.access_exp),
+            )
+            .await
+            .map(drop)
+    }
+
+    async fn session(&self, id: &str) -> Result<Option<Session>> {
+        self.db
+            .opt(
+                query(
+                    "SELECT id, user_id, created_at, refresh_jti, access_jti, issued_at,
+                         refresh_exp, access_exp, previous_jti, rotated_at, ended_at
+                     FROM sessions WHERE id = $1",
+                )
+                .bind(id),
+            )
+            .await
+    }
+
+    async fn rotate_session(
+        &self,
+        id: &str,
+        presented_jti: &str,
+        next: &SessionTokens,
+        now: UnixTime,
+    ) -> Result<bool> {
+        // Compare-and-swap in one statement: of any number of requests
+        // presenting the same live token, exactly one matches
+        // `refresh_jti = $8` (PostgreSQL re-checks it on the row the winner
+        // wrote) and rotates.
+        let done = self
+            .db
+            .run(
+                query(
+                    "UPDATE sessions SET previous_jti = refresh_jti, rotated_at = $1,
+                         refresh_jti = $2, access_jti = $3, issued_at = $4, refresh_exp = $5,
+                         access_exp = $6
+                     WHERE id = $7 AND refresh_jti = $8 AND ended_at IS NULL",
+                )
+                .bind(now)
+                .bind(&next.refresh_jti)
+                .bind(&next.access_jti)
+                .bind(next.issued_at)
+                .bind(next.refresh_exp)
+                .bind(next.access_exp)
+                .bind(id)
+                .bind(presented_jti),
+            )
+            .await?;
+        Ok(done == 1)
+    }
+
+    async fn end_session(&self, id: &str, now: UnixTime, reason: &str) -> Result<bool> {
+        let done = self
+            .db
+            .run(
+                query(
+                    "UPDATE sessions SET ended_at = $1, end_reason = $2
+                     WHERE id = $3 AND ended_at IS NULL",
+                )
+                .bind(now)
+                .bind(reason)
+                .bind(id),
+            )
+            .await?;
+        Ok(done == 1)
+    }
+}
