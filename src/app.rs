@@ -16,6 +16,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
+/// The part of the shutdown deadline kept for closing the store.
+const CLOSE_STORE_WITHIN: Duration = Duration::from_secs(2);
+
 /// Replacements for the parts tests drive themselves.
 #[derive(Default, Clone)]
 pub struct Overrides {
@@ -60,7 +63,8 @@ pub async fn accounts(
         sms,
         overrides.clock.unwrap_or_else(|| Arc::new(SystemClock)),
         hasher,
-        TokenSigner::new(jwt_secret.as_bytes()),
+        TokenSigner::new(jwt_secret.as_bytes(), config.jwt_audience.as_deref())
+            .map_err(|e| format!("ACCOUNTD_JWT_SECRET: {e}"))?,
         OtpKey::new(otp_key.as_bytes()),
         Policies {
             otp: OtpPolicy {
@@ -107,7 +111,9 @@ impl App {
         &self.state
     }
 
-    /// Serve until `shutdown` resolves; requests in flight are drained.
+    /// Serve until `shutdown` resolves; requests in flight are drained for
+    /// at most `ACCOUNTD_SHUTDOWN_SECONDS`, less the moment kept for closing
+    /// the store, so the whole stop fits in that deadline.
     pub async fn run(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -125,12 +131,26 @@ impl App {
                 }
             }
         });
+        let config = self.state.config.clone();
+        let stop_within = Duration::from_secs(config.shutdown_seconds);
+        let close_within = CLOSE_STORE_WITHIN.min(stop_within / 4);
+        let limits = http::server::Limits {
+            header: Duration::from_secs(config.header_timeout_seconds),
+            idle: Duration::from_secs(config.idle_timeout_seconds),
+            drain: stop_within - close_within,
+        };
         let router = http::router(self.state);
-        let result = http::serve(self.listener, router, shutdown).await;
+        let result = http::serve(self.listener, router, limits, shutdown).await;
         pruner.abort();
         // Checkpoints SQLite's WAL into the file: a copy taken after a clean
-        // stop is the whole database.
-        store.close().await;
+        // stop is the whole database. Bounded: a store that hangs must not
+        // hold the process past its shutdown deadline.
+        if tokio::time::timeout(close_within, store.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("the store did not close in time");
+        }
         result
     }
 }

@@ -12,6 +12,7 @@ use crate::domain::user::User;
 use crate::domain::Error;
 use crate::http::extract::{Bearer, FieldError, Fields};
 use crate::http::keyed::{ErrorKey, KeyedError};
+use crate::http::token_json::TokenJson;
 use crate::http::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -109,7 +110,12 @@ impl ApiError {
         Self::new(StatusCode::UNAUTHORIZED, message).challenge()
     }
 
+    /// Whatever no endpoint names: an outage is 503 (INTERFACE.md,
+    /// "Database outage"), anything else 500.
     fn internal(e: Error) -> Self {
+        if let Error::Unavailable(reason) = &e {
+            return Self::unavailable(reason);
+        }
         tracing::error!(error = %e, "request failed");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
     }
@@ -123,6 +129,10 @@ fn phone_number(body: &Fields<ApiError>, strict: bool) -> Result<Phone, &'static
         return Err(FieldError::Required.message());
     };
     let text = value.as_str().ok_or(NOT_E164)?;
+    // DRF's CharField refuses NUL before the view's own phone rule runs.
+    if text.contains('\0') {
+        return Err(FieldError::NullCharacters.message());
+    }
     let parsed = if strict {
         Phone::parse_dialable(text)
     } else {
@@ -214,7 +224,7 @@ async fn verify_otp(
         .map_err(ApiError::verify)?;
     let mut out = tokens_json(&pair);
     out.insert("user".into(), user_json(&user));
-    Ok(Json(Value::Object(out)).into_response())
+    Ok(TokenJson(Value::Object(out)).into_response())
 }
 
 async fn refresh(
@@ -229,7 +239,7 @@ async fn refresh(
         .refresh_session(&token, app.lifetimes(Contract::Delivery))
         .await
         .map_err(ApiError::refresh)?;
-    Ok(Json(Value::Object(tokens_json(&pair))).into_response())
+    Ok(TokenJson(Value::Object(tokens_json(&pair))).into_response())
 }
 
 fn bearer(headers: &HeaderMap) -> Result<String, ApiError> {

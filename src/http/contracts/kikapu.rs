@@ -10,8 +10,9 @@ use crate::domain::phone::Phone;
 use crate::domain::secret::Secret;
 use crate::domain::user::{LoginName, User};
 use crate::domain::Error;
-use crate::http::extract::{FieldErrors, Fields};
+use crate::http::extract::{FieldError, FieldErrors, Fields};
 use crate::http::keyed::{ErrorKey, KeyedError};
+use crate::http::token_json::TokenJson;
 use crate::http::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -105,7 +106,12 @@ impl ApiError {
         }
     }
 
+    /// Whatever no endpoint names: an outage is 503 (INTERFACE.md,
+    /// "Database outage"), anything else 500.
     fn internal(e: Error) -> Self {
+        if let Error::Unavailable(reason) = &e {
+            return Self::unavailable(reason);
+        }
         tracing::error!(error = %e, "request failed");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
     }
@@ -179,7 +185,7 @@ async fn verify_otp(
             "user": user_json(&user, false),
         }),
     };
-    Ok(Json(out).into_response())
+    Ok(TokenJson(out).into_response())
 }
 
 async fn resend_otp(
@@ -204,8 +210,14 @@ async fn agent_login(
     let phone_number = body.optional_string("phoneNumber");
     let username = body.optional_string("username");
     let password = body.optional_string("password");
-    let fields_ok = body.finish().is_ok();
-    let (Some(name), Some(password), true) = (phone_number.or(username), password, fields_ok)
+    let fields = body.finish();
+    // A NUL is named as DRF's CharField names it, not as a missing field.
+    if let Err(e) = &fields {
+        if e.has(FieldError::NullCharacters) {
+            return Err(ApiError::fields(e.clone()));
+        }
+    }
+    let (Some(name), Some(password), true) = (phone_number.or(username), password, fields.is_ok())
     else {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -227,7 +239,7 @@ async fn agent_login(
         .await
         .map_err(ApiError::internal)?;
     let attr = |key: &str| user.attr(key).cloned().unwrap_or(Value::Null);
-    Ok(Json(json!({
+    Ok(TokenJson(json!({
         "success": true,
         "message": "Login successful",
         "user": {

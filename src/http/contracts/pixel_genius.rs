@@ -11,6 +11,7 @@ use crate::domain::Error;
 use crate::http::drf::DrfError;
 use crate::http::extract::{FieldErrors, Fields};
 use crate::http::keyed::{ErrorKey, KeyedError};
+use crate::http::token_json::TokenJson;
 use crate::http::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -71,6 +72,8 @@ impl From<Error> for LoginError {
             )
             .retry_after(wait),
             Error::SmsFailed => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Failed to send OTP."),
+            // INTERFACE.md, "Database outage": 503 in the contract's shape.
+            Error::Unavailable(reason) => Self::unavailable(&reason),
             other => {
                 tracing::error!(error = %other, "login failed");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error.")
@@ -99,7 +102,7 @@ async fn login(
         .await?;
     Ok(match outcome {
         LoginOutcome::Tokens(pair, _) => {
-            Json(json!({"refresh": pair.refresh.token, "access": pair.access.token}))
+            TokenJson(json!({"refresh": pair.refresh.token, "access": pair.access.token}))
                 .into_response()
         }
         LoginOutcome::OtpSent => {
@@ -129,5 +132,5 @@ async fn refresh(
         .accounts
         .refresh_access(&refresh, app.lifetimes(Contract::PixelGenius))
         .await?;
-    Ok(Json(json!({"access": access.token})).into_response())
+    Ok(TokenJson(json!({"access": access.token})).into_response())
 }

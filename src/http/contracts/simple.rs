@@ -8,12 +8,13 @@ use crate::domain::user::LoginName;
 use crate::domain::Error;
 use crate::http::extract::Fields;
 use crate::http::keyed::{ErrorKey, KeyedError};
+use crate::http::token_json::TokenJson;
 use crate::http::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::Router;
 use serde_json::json;
 
 pub fn router() -> Router<AppState> {
@@ -64,6 +65,8 @@ impl ApiError {
                 format!("Too many failed login attempts. Try again in {wait} seconds."),
             )
             .retry_after(wait),
+            // INTERFACE.md, "Database outage": 503 in the contract's shape.
+            Error::Unavailable(reason) => Self::unavailable(&reason),
             other => {
                 tracing::error!(error = %other, "request failed");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
@@ -93,7 +96,7 @@ async fn login(
         .await
         .map_err(ApiError::login)?;
     match outcome {
-        LoginOutcome::Tokens(pair, _) => Ok(Json(
+        LoginOutcome::Tokens(pair, _) => Ok(TokenJson(
             json!({"refresh": pair.refresh.token, "access": pair.access.token}),
         )
         .into_response()),
@@ -116,5 +119,5 @@ async fn refresh(
         .refresh_access(&refresh, app.lifetimes(Contract::Simple))
         .await
         .map_err(ApiError::refresh)?;
-    Ok(Json(json!({"access": access.token})).into_response())
+    Ok(TokenJson(json!({"access": access.token})).into_response())
 }

@@ -12,9 +12,10 @@ use crate::domain::phone::Phone;
 use crate::domain::secret::Secret;
 use crate::domain::user::{LoginName, User};
 use crate::domain::Error;
-use crate::http::drf::DrfError;
+use crate::http::drf::{with_retry_after, DrfError};
 use crate::http::extract::{Bearer, BodyError, Fields};
-use crate::http::AppState;
+use crate::http::token_json::TokenJson;
+use crate::http::{unavailable, AppState};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -69,6 +70,8 @@ pub enum ApiError {
     },
     /// Answered by DRF or simplejwt rather than the view.
     Drf(DrfError),
+    /// 503 in the envelope, with `Retry-After` (INTERFACE.md, "Database outage").
+    Unavailable,
 }
 
 impl ApiError {
@@ -89,7 +92,12 @@ impl ApiError {
         }
     }
 
+    /// Whatever no endpoint names: an outage is 503, anything else 500.
     fn internal(e: Error) -> Self {
+        if let Error::Unavailable(reason) = &e {
+            unavailable::log(reason);
+            return ApiError::Unavailable;
+        }
         tracing::error!(error = %e, "request failed");
         Self::envelope(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
     }
@@ -157,6 +165,14 @@ impl IntoResponse for ApiError {
                 (status, Json(body)).into_response()
             }
             ApiError::Drf(e) => e.into_response(),
+            ApiError::Unavailable => with_retry_after(
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Json(json!({"success": false, "message": unavailable::MESSAGE})),
+                )
+                    .into_response(),
+                unavailable::RETRY_AFTER_SECONDS,
+            ),
         }
     }
 }
@@ -198,7 +214,7 @@ async fn login(
         .await
         .map_err(ApiError::login)?;
     match outcome {
-        LoginOutcome::Tokens(pair, user) => Ok(Json(json!({
+        LoginOutcome::Tokens(pair, user) => Ok(TokenJson(json!({
             "success": true,
             "message": "Login successful",
             "access_token": pair.access.token,
@@ -258,5 +274,5 @@ async fn refresh(
         .refresh_access(&token, app.lifetimes(Contract::University))
         .await
         .map_err(ApiError::refresh)?;
-    Ok(Json(json!({"success": true, "access_token": access.token})).into_response())
+    Ok(TokenJson(json!({"success": true, "access_token": access.token})).into_response())
 }
