@@ -347,7 +347,10 @@ impl Config {
             request_timeout_seconds: positive(&mut take, "request_timeout_seconds", 30)? as u64,
             idle_timeout_seconds: positive(&mut take, "idle_timeout_seconds", 60)? as u64,
             shutdown_seconds: positive(&mut take, "shutdown_seconds", 30)? as u64,
-            log_format: match take("log_format").map(|v| v.trim().to_lowercase()).as_deref() {
+            log_format: match take("log_format")
+                .map(|v| v.trim().to_lowercase())
+                .as_deref()
+            {
                 None | Some("text") => LogFormat::Text,
                 Some("json") => LogFormat::Json,
                 Some(other) => {
@@ -457,7 +460,10 @@ mod tests {
                 "ACCOUNTD_DATABASE_URL",
                 "postgres://app:hunter2@db:5432/accounts",
             ),
-            ("ACCOUNTD_JWT_SECRET", "s3cret-signing-key-of-thirty-two-bytes"),
+            (
+                "ACCOUNTD_JWT_SECRET",
+                "s3cret-signing-key-of-thirty-two-bytes",
+            ),
             ("ACCOUNTD_SMS_PROVIDER", "webhook"),
             (
                 "ACCOUNTD_SMS_WEBHOOK_URL",

@@ -163,7 +163,10 @@ mod tests {
         assert_eq!(text.lines().count(), 1, "{text}");
         assert!(text.contains(r#"path="ann\nINFO forged line""#), "{text}");
         assert!(text.contains(r"client=ann\nINFO forged line"), "{text}");
-        assert!(text.contains(r"user ann\nINFO forged line failed"), "{text}");
+        assert!(
+            text.contains(r"user ann\nINFO forged line failed"),
+            "{text}"
+        );
         assert!(text.contains(r"shown=ann\nINFO forged line"), "{text}");
     }
 }

@@ -265,7 +265,12 @@ mod tests {
             Header::new(Algorithm::HS256),
             serde_json::json!({"token_type": "access", "exp": 2000, "jti": "a", "user_id": 1, "aud": "elsewhere"}),
         );
-        assert_eq!(signer().verify(&t, TokenKind::Access, 1000).map(|c| c.user_id), Ok(1));
+        assert_eq!(
+            signer()
+                .verify(&t, TokenKind::Access, 1000)
+                .map(|c| c.user_id),
+            Ok(1)
+        );
         let list = foreign(
             Header::new(Algorithm::HS256),
             serde_json::json!({"token_type": "access", "exp": 2000, "jti": "a", "user_id": 1, "aud": ["x", "y"]}),
@@ -276,21 +281,27 @@ mod tests {
     #[test]
     fn with_an_audience_tokens_carry_it_and_must_match_it() {
         let s = TokenSigner::new(SECRET, Some("accounts")).unwrap();
-        let issued = s.issue(TokenKind::Access, UserId(3), 1000, 60, None).unwrap();
+        let issued = s
+            .issue(TokenKind::Access, UserId(3), 1000, 60, None)
+            .unwrap();
         let payload = serde_json::to_value(&issued.claims).unwrap();
         assert_eq!(payload["aud"], "accounts");
         assert_eq!(
-            s.verify(&issued.token, TokenKind::Access, 1001).map(|c| c.user_id),
+            s.verify(&issued.token, TokenKind::Access, 1001)
+                .map(|c| c.user_id),
             Ok(3)
         );
         let claims = |aud: Option<&str>| {
-            let mut c = serde_json::json!({"token_type": "access", "exp": 2000, "jti": "a", "user_id": 1});
+            let mut c =
+                serde_json::json!({"token_type": "access", "exp": 2000, "jti": "a", "user_id": 1});
             if let Some(a) = aud {
                 c["aud"] = a.into();
             }
             foreign(Header::new(Algorithm::HS256), c)
         };
-        assert!(s.verify(&claims(Some("accounts")), TokenKind::Access, 1000).is_ok());
+        assert!(s
+            .verify(&claims(Some("accounts")), TokenKind::Access, 1000)
+            .is_ok());
         for t in [claims(Some("elsewhere")), claims(None)] {
             assert_eq!(
                 s.verify(&t, TokenKind::Access, 1000),
@@ -298,7 +309,9 @@ mod tests {
             );
         }
         // A token issued without an audience is refused once one is required.
-        let plain = signer().issue(TokenKind::Access, UserId(3), 1000, 60, None).unwrap();
+        let plain = signer()
+            .issue(TokenKind::Access, UserId(3), 1000, 60, None)
+            .unwrap();
         assert_eq!(
             s.verify(&plain.token, TokenKind::Access, 1001),
             Err(TokenProblem::InvalidOrExpired)
@@ -315,7 +328,12 @@ mod tests {
             signer().verify(&t, TokenKind::Access, 1000),
             Err(TokenProblem::InvalidOrExpired)
         );
-        assert_eq!(signer().verify(&t, TokenKind::Access, 1500).map(|c| c.user_id), Ok(1));
+        assert_eq!(
+            signer()
+                .verify(&t, TokenKind::Access, 1500)
+                .map(|c| c.user_id),
+            Ok(1)
+        );
     }
 
     #[test]

@@ -332,8 +332,10 @@ mod tests {
     #[test]
     fn fields_follow_drf_rules() {
         let mut f: Fields<()> = Fields::new(
-            serde_json::from_str(r#"{"a":"x","n":12,"b":true,"e":"","z":null,"l":[1],"i":"7","nul":"a\u0000b"}"#)
-                .unwrap(),
+            serde_json::from_str(
+                r#"{"a":"x","n":12,"b":true,"e":"","z":null,"l":[1],"i":"7","nul":"a\u0000b"}"#,
+            )
+            .unwrap(),
         );
         assert_eq!(f.string("a"), "x");
         assert_eq!(f.string("n"), "12");

@@ -170,6 +170,32 @@ pub async fn serve(
     server::serve(listener, app, limits, shutdown).await
 }
 
+/// What unit tests of a contract's answers read back.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use axum::http::StatusCode;
+    use axum::response::Response;
+    use serde_json::Value;
+
+    /// Status, `Retry-After` and the JSON body of an answer.
+    pub async fn rendered(r: Response) -> (StatusCode, Option<String>, Value) {
+        let status = r.status();
+        let retry = r
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body = axum::body::to_bytes(r.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, retry, serde_json::from_slice(&body).unwrap())
+    }
+
+    /// The outage answer every contract gives, in `body`'s shape.
+    pub fn unavailable(body: Value) -> (StatusCode, Option<String>, Value) {
+        (StatusCode::SERVICE_UNAVAILABLE, Some("5".to_owned()), body)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

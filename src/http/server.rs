@@ -343,11 +343,9 @@ impl AcceptBackoff {
         ) {
             return;
         }
-        let delay = self
-            .delay
-            .map_or(Duration::from_millis(10), |d| {
-                (d * 2).min(Duration::from_secs(1))
-            });
+        let delay = self.delay.map_or(Duration::from_millis(10), |d| {
+            (d * 2).min(Duration::from_secs(1))
+        });
         self.delay = Some(delay);
         tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "accept failed");
         tokio::time::sleep(delay).await;

@@ -21,8 +21,11 @@ pub async fn layer(State(limit): State<Duration>, req: Request, next: Next) -> R
         Ok(response) => response,
         Err(_) => {
             tracing::info!(seconds = limit.as_secs(), "request timed out");
-            let mut response =
-                (StatusCode::REQUEST_TIMEOUT, Json(json!({"detail": MESSAGE}))).into_response();
+            let mut response = (
+                StatusCode::REQUEST_TIMEOUT,
+                Json(json!({"detail": MESSAGE})),
+            )
+                .into_response();
             // The rest of the body may still be on its way: do not read it as
             // the next request.
             response

@@ -6,15 +6,22 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod cli;
+mod connections;
 mod cors;
 mod delivery;
 mod harness;
+mod health;
 mod instances;
 mod kikapu;
+mod logs;
+mod no_store;
+mod nul;
+mod outage;
 mod password_policy;
 mod pixel_genius;
 mod simple;
 mod sms_gateways;
 mod sms_webhook;
 mod store;
+mod tokens;
 mod university;

@@ -270,3 +270,29 @@ async fn me(State(app): State<AppState>, headers: HeaderMap) -> Result<Response,
         .map_err(ApiError::bearer)?;
     Ok(Json(user_json(&user)).into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::test_support::{rendered, unavailable};
+    use crate::http::unavailable::MESSAGE;
+
+    fn outage() -> Error {
+        Error::Unavailable("database unreachable".into())
+    }
+
+    #[tokio::test]
+    async fn an_outage_is_503_in_this_contracts_shape_with_retry_after() {
+        for r in [
+            ApiError::send(outage()),
+            ApiError::verify(outage()),
+            ApiError::refresh(outage()),
+            ApiError::bearer(outage()),
+        ] {
+            assert_eq!(
+                rendered(r.into_response()).await,
+                unavailable(json!({"error": MESSAGE}))
+            );
+        }
+    }
+}

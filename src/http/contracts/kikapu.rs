@@ -257,3 +257,24 @@ async fn agent_login(
     }))
     .into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::test_support::{rendered, unavailable};
+    use crate::http::unavailable::MESSAGE;
+
+    fn outage() -> Error {
+        Error::Unavailable("database unreachable".into())
+    }
+
+    #[tokio::test]
+    async fn an_outage_is_503_in_this_contracts_shape_with_retry_after() {
+        for r in [ApiError::otp(outage()), ApiError::agent(outage())] {
+            assert_eq!(
+                rendered(r.into_response()).await,
+                unavailable(json!({"error": MESSAGE}))
+            );
+        }
+    }
+}

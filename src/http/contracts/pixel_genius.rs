@@ -134,3 +134,22 @@ async fn refresh(
         .await?;
     Ok(TokenJson(json!({"access": access.token})).into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::test_support::{rendered, unavailable};
+    use crate::http::unavailable::MESSAGE;
+
+    fn outage() -> Error {
+        Error::Unavailable("database unreachable".into())
+    }
+
+    #[tokio::test]
+    async fn an_outage_is_503_in_this_contracts_shape_with_retry_after() {
+        let r = LoginError::from(outage()).into_response();
+        assert_eq!(rendered(r).await, unavailable(json!({"message": MESSAGE})));
+        let r = DrfError::from(outage()).into_response();
+        assert_eq!(rendered(r).await, unavailable(json!({"detail": MESSAGE})));
+    }
+}

@@ -276,3 +276,32 @@ async fn refresh(
         .map_err(ApiError::refresh)?;
     Ok(TokenJson(json!({"success": true, "access_token": access.token})).into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::test_support::{rendered, unavailable};
+    use crate::http::unavailable::MESSAGE;
+
+    fn outage() -> Error {
+        Error::Unavailable("database unreachable".into())
+    }
+
+    #[tokio::test]
+    async fn an_outage_is_503_in_this_contracts_shape_with_retry_after() {
+        let envelope = json!({"success": false, "message": MESSAGE});
+        for r in [
+            ApiError::login(outage()),
+            ApiError::refresh(outage()),
+            ApiError::internal(outage()),
+        ] {
+            assert_eq!(
+                rendered(r.into_response()).await,
+                unavailable(envelope.clone())
+            );
+        }
+        // The shared DRF authentication answers for other contracts in `detail`.
+        let r = DrfError::authentication(outage()).into_response();
+        assert_eq!(rendered(r).await, unavailable(json!({"detail": MESSAGE})));
+    }
+}
