@@ -19,6 +19,9 @@ use tokio::net::TcpListener;
 /// The part of the shutdown deadline kept for closing the store.
 const CLOSE_STORE_WITHIN: Duration = Duration::from_secs(2);
 
+/// The part kept for the runtime to stop (blocking tasks, e.g. a hash).
+pub const RUNTIME_STOP_WITHIN: Duration = Duration::from_millis(500);
+
 /// Replacements for the parts tests drive themselves.
 #[derive(Default, Clone)]
 pub struct Overrides {
@@ -137,7 +140,10 @@ impl App {
         let limits = http::server::Limits {
             header: Duration::from_secs(config.header_timeout_seconds),
             idle: Duration::from_secs(config.idle_timeout_seconds),
-            drain: stop_within - close_within,
+            // What is left after closing the store and the runtime (main.rs).
+            drain: stop_within
+                .saturating_sub(close_within)
+                .saturating_sub(RUNTIME_STOP_WITHIN.min(stop_within / 4)),
         };
         let router = http::router(self.state);
         let result = http::serve(self.listener, router, limits, shutdown).await;

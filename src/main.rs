@@ -49,7 +49,7 @@ fn main() -> ExitCode {
     let outcome = runtime.block_on(accountd::cli::run(cli));
     // A blocking task still running (a hash) must not hold the exit past
     // the shutdown deadline.
-    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    runtime.shutdown_timeout(accountd::app::RUNTIME_STOP_WITHIN);
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

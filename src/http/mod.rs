@@ -51,21 +51,16 @@ pub fn router(state: AppState) -> Router {
     for contract in &state.config.contracts {
         router = router.merge(contracts::router(*contract));
     }
-    let request_timeout = Duration::from_secs(state.config.request_timeout_seconds);
-    let proxy_header = Arc::new(state.config.trusted_proxy_header.clone());
+    let edge = request_log::Edge {
+        proxy_header: state.config.trusted_proxy_header.as_deref().map(Arc::from),
+        request_timeout: Duration::from_secs(state.config.request_timeout_seconds),
+    };
     let router = router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-        .layer(middleware::from_fn_with_state(
-            request_timeout,
-            timeout::layer,
-        ))
-        // Outside the deadline, so a 408 has an id and a log line too.
-        .layer(middleware::from_fn_with_state(
-            proxy_header,
-            request_log::layer,
-        ));
+        // Ids, the access log and the deadline (a 408 gets an id and a line too).
+        .layer(middleware::from_fn_with_state(edge, request_log::layer));
     let router = match cors(&state.config) {
         Some(layer) => router.layer(layer),
         None => router,

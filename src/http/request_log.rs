@@ -8,7 +8,7 @@ use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tracing::Instrument;
 
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -45,30 +45,36 @@ fn new_id() -> HeaderValue {
     HeaderValue::from_bytes(&text).unwrap_or_else(|_| HeaderValue::from_static("0"))
 }
 
-/// The request's id, span and access-log line. `proxy_header` is the trusted
-/// proxy header the client address is read from, if any.
-pub async fn layer(
-    State(proxy_header): State<Arc<Option<String>>>,
-    mut req: Request,
-    next: Next,
-) -> Response {
+/// What the edge needs to know of the configuration.
+#[derive(Debug, Clone)]
+pub struct Edge {
+    /// The trusted proxy header the client address is read from, if any.
+    pub proxy_header: Option<Arc<str>>,
+    /// The whole-request deadline (`timeout`).
+    pub request_timeout: Duration,
+}
+
+/// The request's id, span, deadline and access-log line: one middleware, so
+/// a request pays for one layer here (the issue measured the access log's cost).
+pub async fn layer(State(edge): State<Edge>, mut req: Request, next: Next) -> Response {
     let id = match req.headers().get(&X_REQUEST_ID) {
         Some(v) if acceptable(v.as_bytes()) => v.clone(),
         _ => new_id(),
     };
-    let client = super::client_ip(&req, proxy_header.as_deref());
     // The path only: no query string, no headers, so no token reaches the log.
     // What the client sent is escaped by the log formatter (crate::logging).
+    // Field values are computed only when the span is enabled.
     let span = tracing::info_span!(
         "request",
         request_id = id.to_str().unwrap_or(""),
         method = %req.method(),
         path = req.uri().path(),
-        client = %client,
+        client = %super::client_ip(&req, edge.proxy_header.as_deref()),
     );
     req.extensions_mut().insert(RequestId(id.clone()));
     let started = Instant::now();
-    let mut response = next.run(req).instrument(span.clone()).await;
+    let answer = super::timeout::within(edge.request_timeout, next.run(req));
+    let mut response = answer.instrument(span.clone()).await;
     // One line, two integers: cheap to format, and inside the span.
     span.in_scope(|| {
         tracing::info!(

@@ -5,19 +5,19 @@
 //! 503, SMS gateways at their own timeout). The body is DRF's `{"detail": …}`,
 //! as the router's other contract-less answers (404, 405).
 
-use axum::extract::{Request, State};
 use axum::http::header::CONNECTION;
 use axum::http::{HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
+use std::future::Future;
 use std::time::Duration;
 
 pub const MESSAGE: &str = "Request timed out.";
 
-pub async fn layer(State(limit): State<Duration>, req: Request, next: Next) -> Response {
-    match tokio::time::timeout(limit, next.run(req)).await {
+/// `answer`, or the 408 once `limit` has passed.
+pub async fn within(limit: Duration, answer: impl Future<Output = Response>) -> Response {
+    match tokio::time::timeout(limit, answer).await {
         Ok(response) => response,
         Err(_) => {
             tracing::info!(seconds = limit.as_secs(), "request timed out");
