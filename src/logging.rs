@@ -26,7 +26,13 @@ pub fn init(format: LogFormat) -> WorkerGuard {
     let (writer, guard) = NonBlockingBuilder::default()
         .lossy(true)
         .thread_name("accountd-log")
-        .finish(std::io::stderr());
+        // Buffered: the writer thread writes what is queued in large chunks
+        // and flushes whenever the queue is empty, so a busy server makes one
+        // write(2) per batch of lines instead of one per line.
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "info,sqlx=warn".into());
     let builder = tracing_subscriber::fmt()
