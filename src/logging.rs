@@ -108,6 +108,11 @@ pub struct Escaping<W>(pub W);
 
 impl<W: fmt::Write> fmt::Write for Escaping<W> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
+        // Fast path, a byte scan: every control character starts with an
+        // ASCII control byte or 0xC2 (U+0080..U+009F); most text has neither.
+        if !s.bytes().any(|b| b < 0x20 || b == 0x7f || b == 0xc2) {
+            return self.0.write_str(s);
+        }
         let mut rest = s;
         while let Some(at) = rest.find(char::is_control) {
             self.0.write_str(&rest[..at])?;
