@@ -17,6 +17,12 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
+/// The part of the shutdown deadline kept for closing the store.
+const CLOSE_STORE_WITHIN: Duration = Duration::from_secs(2);
+
+/// The part kept for the runtime to stop (blocking tasks, e.g. a hash).
+pub const RUNTIME_STOP_WITHIN: Duration = Duration::from_millis(500);
+
 /// Replacements for the parts tests drive themselves.
 #[derive(Default, Clone)]
 pub struct Overrides {
@@ -75,7 +81,8 @@ pub async fn accounts(
         sms,
         overrides.clock.unwrap_or_else(|| Arc::new(SystemClock)),
         hasher,
-        TokenSigner::new(jwt_secret.as_bytes()),
+        TokenSigner::new(jwt_secret.as_bytes(), config.jwt_audience.as_deref())
+            .map_err(|e| format!("ACCOUNTD_JWT_SECRET: {e}"))?,
         otp_key,
         Policies {
             otp: OtpPolicy {
@@ -138,7 +145,9 @@ impl App {
         &self.state
     }
 
-    /// Serve until `shutdown` resolves; requests in flight are drained.
+    /// Serve until `shutdown` resolves; requests in flight are drained for
+    /// at most `ACCOUNTD_SHUTDOWN_SECONDS`, less the moment kept for closing
+    /// the store, so the whole stop fits in that deadline.
     pub async fn run(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -164,13 +173,30 @@ impl App {
                 }
             }
         });
+        let config = self.state.config.clone();
+        let stop_within = Duration::from_secs(config.shutdown_seconds);
+        let close_within = CLOSE_STORE_WITHIN.min(stop_within / 4);
+        let limits = http::server::Limits {
+            header: Duration::from_secs(config.header_timeout_seconds),
+            idle: Duration::from_secs(config.idle_timeout_seconds),
+            // What is left after closing the store and the runtime (main.rs).
+            drain: stop_within
+                .saturating_sub(close_within)
+                .saturating_sub(RUNTIME_STOP_WITHIN.min(stop_within / 4)),
+        };
         let router = http::router(self.state);
-        let result = http::serve(self.listener, router, shutdown).await;
+        let result = http::serve(self.listener, router, limits, shutdown).await;
         pruner.abort();
         events.flush().await;
         // Checkpoints SQLite's WAL into the file: a copy taken after a clean
-        // stop is the whole database.
-        store.close().await;
+        // stop is the whole database. Bounded: a store that hangs must not
+        // hold the process past its shutdown deadline.
+        if tokio::time::timeout(close_within, store.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("the store did not close in time");
+        }
         result
     }
 }

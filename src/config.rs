@@ -141,6 +141,24 @@ pub struct Config {
     /// refused (503); default 64 per worker (INTERFACE.md, "Connections, queues, responses").
     pub hash_queue: usize,
     pub ttl: BTreeMap<Contract, TokenTtl>,
+    /// Required and checked `aud` claim (simplejwt's AUDIENCE); None ignores `aud`.
+    pub jwt_audience: Option<String>,
+    /// A request's headers must arrive within this long.
+    pub header_timeout_seconds: u64,
+    /// The whole request (headers, body, answer) within this long.
+    pub request_timeout_seconds: u64,
+    /// An idle keep-alive connection is closed after this long.
+    pub idle_timeout_seconds: u64,
+    /// SIGTERM: requests in flight drain for at most this long, then the process ends.
+    pub shutdown_seconds: u64,
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written (`ACCOUNTD_LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// A URL as it may appear in a log: no password, no query string (a webhook
@@ -369,7 +387,28 @@ impl Config {
             hash_workers,
             hash_queue,
             ttl,
+            jwt_audience: take("jwt_audience"),
+            header_timeout_seconds: positive(&mut take, "header_timeout_seconds", 10)? as u64,
+            request_timeout_seconds: positive(&mut take, "request_timeout_seconds", 30)? as u64,
+            idle_timeout_seconds: positive(&mut take, "idle_timeout_seconds", 60)? as u64,
+            shutdown_seconds: positive(&mut take, "shutdown_seconds", 30)? as u64,
+            log_format: match take("log_format")
+                .map(|v| v.trim().to_lowercase())
+                .as_deref()
+            {
+                None | Some("text") => LogFormat::Text,
+                Some("json") => LogFormat::Json,
+                Some(other) => {
+                    return Err(format!(
+                        "ACCOUNTD_LOG_FORMAT: expected text or json, got {other:?}"
+                    ))
+                }
+            },
         };
+        if let Some(secret) = &config.jwt_secret {
+            crate::domain::tokens::check_secret(secret.as_bytes())
+                .map_err(|e| format!("ACCOUNTD_JWT_SECRET: {e}"))?;
+        }
         Ok(config)
     }
 
@@ -466,7 +505,10 @@ mod tests {
                 "ACCOUNTD_DATABASE_URL",
                 "postgres://app:hunter2@db:5432/accounts",
             ),
-            ("ACCOUNTD_JWT_SECRET", "s3cret-signing-key"),
+            (
+                "ACCOUNTD_JWT_SECRET",
+                "s3cret-signing-key-of-thirty-two-bytes",
+            ),
             ("ACCOUNTD_SMS_PROVIDER", "webhook"),
             (
                 "ACCOUNTD_SMS_WEBHOOK_URL",
@@ -518,6 +560,36 @@ mod tests {
             }
         );
         assert_eq!(c.ttl(Contract::Delivery).access, 3600);
+        assert_eq!(
+            (
+                c.header_timeout_seconds,
+                c.request_timeout_seconds,
+                c.idle_timeout_seconds,
+                c.shutdown_seconds
+            ),
+            (10, 30, 60, 30)
+        );
+        assert_eq!((c.log_format, c.jwt_audience), (LogFormat::Text, None));
+    }
+
+    #[test]
+    fn a_jwt_secret_shorter_than_32_bytes_is_refused_at_start() {
+        let e = Config::from_sources(&vars(&[("ACCOUNTD_JWT_SECRET", "x")])).unwrap_err();
+        assert_eq!(
+            e,
+            "ACCOUNTD_JWT_SECRET: must be at least 32 bytes long (got 1)"
+        );
+        let ok = "0123456789abcdef0123456789abcdef";
+        let c = Config::from_sources(&vars(&[("ACCOUNTD_JWT_SECRET", ok)])).unwrap();
+        assert_eq!(c.jwt_secret.as_deref(), Some(ok));
+    }
+
+    #[test]
+    fn log_format_is_text_or_json() {
+        let c = Config::from_sources(&vars(&[("ACCOUNTD_LOG_FORMAT", "JSON")])).unwrap();
+        assert_eq!(c.log_format, LogFormat::Json);
+        let e = Config::from_sources(&vars(&[("ACCOUNTD_LOG_FORMAT", "xml")])).unwrap_err();
+        assert!(e.contains("ACCOUNTD_LOG_FORMAT"), "{e}");
     }
 
     #[test]

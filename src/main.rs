@@ -31,15 +31,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // Logs go to stderr, so stdout carries only the JSON and the listening line.
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    // Logs go to stderr, so stdout carries only the JSON and the listening
+    // line. A bad configuration is reported by the command itself; logging
+    // starts in the default format meanwhile.
+    let format = accountd::config::Config::from_env()
+        .map(|c| c.log_format)
+        .unwrap_or(accountd::config::LogFormat::Text);
+    // Held to the end of main: dropping it flushes the queued lines.
+    let _log_guard = accountd::logging::init(format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -47,7 +46,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(accountd::cli::run(cli)) {
+    let outcome = runtime.block_on(accountd::cli::run(cli));
+    // A blocking task still running (a hash) must not hold the exit past
+    // the shutdown deadline.
+    runtime.shutdown_timeout(accountd::app::RUNTIME_STOP_WITHIN);
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("accountd: {e}");

@@ -72,6 +72,20 @@ impl DrfError {
         }
     }
 
+    /// 503 `{"detail": …}` with `Retry-After`, as DRF's ServiceUnavailable
+    /// renders (its own default sentence is "Service temporarily
+    /// unavailable, try again later.", which every contract shares).
+    pub fn unavailable(reason: &str) -> Self {
+        super::unavailable::log(reason);
+        Self {
+            retry_after: Some(super::unavailable::RETRY_AFTER_SECONDS),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"detail": super::unavailable::MESSAGE}),
+            )
+        }
+    }
+
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -135,6 +149,7 @@ impl From<crate::domain::Error> for DrfError {
                 json!({"detail": "No active account found with the given credentials"}),
             ),
             E::Invalid(msg) => Self::new(StatusCode::BAD_REQUEST, json!({"detail": msg})),
+            E::Unavailable(reason) => Self::unavailable(&reason),
             other => {
                 tracing::error!(error = %other, "request failed");
                 Self::internal()

@@ -47,6 +47,8 @@ pub enum FieldError {
     Blank,
     NotString,
     NotInteger,
+    /// DRF's ProhibitNullCharactersValidator, on every CharField.
+    NullCharacters,
 }
 
 impl FieldError {
@@ -57,6 +59,7 @@ impl FieldError {
             FieldError::Blank => "This field may not be blank.",
             FieldError::NotString => "Not a valid string.",
             FieldError::NotInteger => "A valid integer is required.",
+            FieldError::NullCharacters => "Null characters are not allowed.",
         }
     }
 }
@@ -68,6 +71,11 @@ pub struct FieldErrors(pub Vec<(&'static str, FieldError)>);
 impl FieldErrors {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// Whether any field failed with `e`.
+    pub fn has(&self, e: FieldError) -> bool {
+        self.0.iter().any(|(_, got)| *got == e)
     }
 
     /// `{"field": ["message"], …}`
@@ -109,6 +117,9 @@ impl<E> Fields<E> {
     fn string_value(v: &Value) -> Result<Option<String>, FieldError> {
         match v {
             Value::Null => Err(FieldError::Null),
+            // No store can hold a NUL in text (PostgreSQL refuses it); DRF
+            // refuses it first, as a field error.
+            Value::String(s) if s.contains('\0') => Err(FieldError::NullCharacters),
             Value::String(s) => Ok(Some(s.clone())),
             // DRF's CharField takes numbers as their text, but not booleans.
             Value::Number(n) => Ok(Some(n.to_string())),
@@ -321,8 +332,10 @@ mod tests {
     #[test]
     fn fields_follow_drf_rules() {
         let mut f: Fields<()> = Fields::new(
-            serde_json::from_str(r#"{"a":"x","n":12,"b":true,"e":"","z":null,"l":[1],"i":"7"}"#)
-                .unwrap(),
+            serde_json::from_str(
+                r#"{"a":"x","n":12,"b":true,"e":"","z":null,"l":[1],"i":"7","nul":"a\u0000b"}"#,
+            )
+            .unwrap(),
         );
         assert_eq!(f.string("a"), "x");
         assert_eq!(f.string("n"), "12");
@@ -332,13 +345,14 @@ mod tests {
         f.string("missing");
         assert_eq!(f.optional_string("l"), None);
         assert_eq!(f.optional_integer("i"), Some(7));
+        assert_eq!(f.optional_string("nul"), None);
         let errs = f.finish().unwrap_err();
         assert_eq!(
             errs.to_json(),
             serde_json::json!({
                 "b": ["Not a valid string."], "e": ["This field may not be blank."],
                 "z": ["This field may not be null."], "missing": ["This field is required."],
-                "l": ["Not a valid string."]
+                "l": ["Not a valid string."], "nul": ["Null characters are not allowed."]
             })
         );
     }

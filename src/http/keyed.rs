@@ -55,6 +55,13 @@ impl<K> KeyedError<K> {
         }
     }
 
+    /// 503 with `Retry-After`: the database is out, or the hash queue full.
+    pub fn unavailable(reason: &str) -> Self {
+        super::unavailable::log(reason);
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, super::unavailable::MESSAGE)
+            .retry_after(super::unavailable::RETRY_AFTER_SECONDS)
+    }
+
     /// Name the scheme, as 401s of bearer-authenticated endpoints do.
     pub fn challenge(self) -> Self {
         Self {

@@ -1,12 +1,19 @@
 //! The HTTP surface: the mounted contracts merged into one router, with a
-//! body limit, request tracing, optional CORS, and trailing-slash normalising.
+//! body limit, a request deadline, request ids and the access log, optional
+//! CORS, and trailing-slash normalising; served by `server`.
 
 pub mod contracts;
 pub mod docs;
 pub mod drf;
 pub mod extract;
+pub mod health;
 pub mod keyed;
 pub mod origin;
+pub mod request_log;
+pub mod server;
+pub mod timeout;
+pub mod token_json;
+pub mod unavailable;
 
 use crate::config::{Config, Contract};
 use crate::domain::tokens::Lifetimes;
@@ -14,15 +21,14 @@ use crate::domain::Accounts;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::{Json, Router, ServiceExt};
+use axum::{middleware, Json, Router};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tower::Layer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::normalize_path::NormalizePathLayer;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tracing::Level;
 
 /// What every handler gets.
 #[derive(Clone)]
@@ -43,26 +49,21 @@ impl AppState {
 
 /// The router of every mounted contract.
 pub fn router(state: AppState) -> Router {
-    let mut router = Router::new();
+    let mut router = Router::new().merge(health::router());
     for contract in &state.config.contracts {
         router = router.merge(contracts::router(*contract));
     }
     router = router.merge(contracts::mount(docs::routes(&state.config.contracts)));
+    let edge = request_log::Edge {
+        proxy_header: state.config.trusted_proxy_header.as_deref().map(Arc::from),
+        request_timeout: Duration::from_secs(state.config.request_timeout_seconds),
+    };
     let router = router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-        .layer({
-            let proxy_header = state.config.trusted_proxy_header.clone();
-            TraceLayer::new_for_http()
-                // The path and client only: no query string, no headers, so no
-                // token reaches the log.
-                .make_span_with(move |req: &Request| {
-                    let ip = client_ip(req, proxy_header.as_deref());
-                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), client = %ip)
-                })
-                .on_response(DefaultOnResponse::new().level(Level::INFO))
-        });
+        // Ids, the access log and the deadline (a 408 gets an id and a line too).
+        .layer(middleware::from_fn_with_state(edge, request_log::layer));
     let router = match cors(&state.config) {
         Some(layer) => router.layer(layer),
         None => router,
@@ -161,21 +162,44 @@ async fn method_not_allowed(method: Method) -> Response {
         .into_response()
 }
 
-/// Serve until `shutdown` resolves, then drain requests in flight.
-/// Paths match with or without their trailing slash: the normaliser wraps the
-/// whole router, because a `Router::layer` runs after routing, too late.
+/// Serve until `shutdown` resolves, then drain requests in flight (for at
+/// most `limits.drain`). Paths match with or without their trailing slash:
+/// the normaliser wraps the whole router, because a `Router::layer` runs after
+/// routing, too late.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
+    limits: server::Limits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = NormalizePathLayer::trim_trailing_slash().layer(router);
-    axum::serve(
-        listener,
-        ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    server::serve(listener, app, limits, shutdown).await
+}
+
+/// What unit tests of a contract's answers read back.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use axum::http::StatusCode;
+    use axum::response::Response;
+    use serde_json::Value;
+
+    /// Status, `Retry-After` and the JSON body of an answer.
+    pub async fn rendered(r: Response) -> (StatusCode, Option<String>, Value) {
+        let status = r.status();
+        let retry = r
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body = axum::body::to_bytes(r.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, retry, serde_json::from_slice(&body).unwrap())
+    }
+
+    /// The outage answer every contract gives, in `body`'s shape.
+    pub fn unavailable(body: Value) -> (StatusCode, Option<String>, Value) {
+        (StatusCode::SERVICE_UNAVAILABLE, Some("5".to_owned()), body)
+    }
 }
 
 #[cfg(test)]

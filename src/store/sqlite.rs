@@ -325,11 +325,12 @@ impl Drop for Inner {
 /// A connection thread: run jobs until told to stop or the queue closes,
 /// reopening the connection when the watchdog saw another file appear.
 fn serve(path: &Path, writer: bool, rx: &crossbeam_channel::Receiver<Msg>, generation: &AtomicU64) {
-    let mut conn: Option<(Connection, u64)> = None;
+    let opened = |g| open_connection(path, writer).ok().map(|c| (c, g));
+    let mut conn: Option<(Connection, u64)> = opened(generation.load(Ordering::Acquire));
     while let Ok(Msg::Job(job)) = rx.recv() {
         let current = generation.load(Ordering::Acquire);
         if conn.as_ref().is_none_or(|(_, g)| *g != current) {
-            conn = open_connection(path, writer).ok().map(|c| (c, current));
+            conn = opened(current);
         }
         match conn.as_mut() {
             Some((c, _)) => job(c),

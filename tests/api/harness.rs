@@ -261,16 +261,43 @@ impl TestApp {
 
     /// Take the database away from under the server: on PostgreSQL the
     /// database is dropped, its connections killed (a real outage: every
-    /// reconnect fails); on SQLite the users table goes.
+    /// reconnect fails); on SQLite the file is moved away (the server's
+    /// watchdog notices within a quarter of a second; this returns once
+    /// the store answers no more). `restore_database` brings a SQLite file back.
     pub async fn break_database(&self) {
         match (&self.db.postgres_name, backend()) {
             (Some(name), Backend::Postgres) => {
                 postgres_admin(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             }
             _ => {
-                self.execute_sql("ALTER TABLE users RENAME TO users_gone")
-                    .await
+                let path = self.db_url.trim_start_matches("sqlite://");
+                std::fs::rename(path, format!("{path}.gone")).unwrap();
+                // Past the watchdog's next look (every 250 ms).
+                tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+                self.wait_until_ready(false).await;
             }
+        }
+    }
+
+    /// Put a SQLite file moved away by `break_database` back, and wait until
+    /// the store answers again.
+    pub async fn restore_database(&self) {
+        let path = self.db_url.trim_start_matches("sqlite://");
+        std::fs::rename(format!("{path}.gone"), path).unwrap();
+        self.wait_until_ready(true).await;
+    }
+
+    /// Wait (at most 5 s) until the store's ping answers `ready`.
+    pub async fn wait_until_ready(&self, ready: bool) {
+        let store = self.state.accounts.store().clone();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while store.ping().await.is_ok() != ready {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the store did not become {}",
+                if ready { "ready" } else { "unavailable" }
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
 
@@ -600,24 +627,39 @@ impl Drop for TestDb {
 }
 
 /// A running `accountd serve` process, stopped with SIGTERM when dropped.
+/// Its stderr (the log) is collected line by line.
 pub struct Server {
     pub url: String,
     child: std::process::Child,
+    stderr: Arc<Mutex<Vec<String>>>,
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Server {
     /// Start the real binary on a free port and wait for its `listening on` line.
     pub fn start(db_url: &str, env: &[(&str, &str)]) -> Server {
-        use std::io::BufRead;
-        use std::process::{Command, Stdio};
-        let mut child = Command::new(env!("CARGO_BIN_EXE_accountd"))
+        Self::start_command(Self::command(db_url, env))
+    }
+
+    /// `accountd serve` over `db_url` on a free port, quiet unless `env` says otherwise.
+    pub fn command(db_url: &str, env: &[(&str, &str)]) -> std::process::Command {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_accountd"));
+        command
             .arg("serve")
             .env("ACCOUNTD_DATABASE_URL", db_url)
             .env("ACCOUNTD_LISTEN", "127.0.0.1:0")
             .env("RUST_LOG", "warn")
-            .envs(env.iter().copied())
+            .envs(env.iter().copied());
+        command
+    }
+
+    /// Start a prepared command (e.g. one run through a shell that sets limits).
+    pub fn start_command(mut command: std::process::Command) -> Server {
+        use std::io::BufRead;
+        use std::process::Stdio;
+        let mut child = command
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
@@ -630,10 +672,47 @@ impl Server {
                 }
             }
         });
-        let url = rx
-            .recv_timeout(std::time::Duration::from_secs(30))
-            .expect("accountd serve printed no `listening on` line");
-        Server { url, child }
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let lines = stderr.clone();
+        let pipe = child.stderr.take().unwrap();
+        let stderr_reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let url = match rx.recv_timeout(std::time::Duration::from_secs(30)) {
+            Ok(url) => url,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let _ = stderr_reader.join();
+                panic!(
+                    "accountd serve printed no `listening on` line; stderr: {:?}",
+                    stderr.lock().unwrap()
+                );
+            }
+        };
+        Server {
+            url,
+            child,
+            stderr,
+            stderr_reader: Some(stderr_reader),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `host:port` of the listener.
+    pub fn addr(&self) -> String {
+        self.url.trim_start_matches("http://").to_owned()
+    }
+
+    /// The log lines written so far (all of them once the process has ended).
+    pub fn stderr(&self) -> Vec<String> {
+        self.stderr.lock().unwrap().clone()
     }
 
     /// SIGTERM, then the exit code.
@@ -641,6 +720,17 @@ impl Server {
         let code = self.terminate();
         std::mem::forget(self);
         code
+    }
+
+    /// SIGTERM; the exit code and every log line, once the process has ended.
+    pub fn stop_with_log(mut self) -> (i32, Vec<String>) {
+        let code = self.terminate();
+        if let Some(reader) = self.stderr_reader.take() {
+            let _ = reader.join();
+        }
+        let lines = self.stderr();
+        std::mem::forget(self);
+        (code, lines)
     }
 
     fn terminate(&mut self) -> i32 {

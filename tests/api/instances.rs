@@ -204,12 +204,18 @@ async fn a_database_outage_is_an_error_never_not_found() {
     app.break_database().await;
     assert!(store.user_by_id(user.id).await.is_err());
     assert!(store.user_by_username("ann").await.is_err());
-    // Over HTTP: a server error, not "no such user" nor a new delivery user.
+    // Over HTTP: unavailable, not "no such user" nor a new delivery user.
     let r = app
         .post(
             "/accounts/login/",
             json!({"username": "ann", "password": "ann's long password"}),
         )
         .await;
-    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR, "{:?}", r.body);
+    assert_eq!(
+        (r.status, r.body),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"message": "Service temporarily unavailable, try again later."})
+        )
+    );
 }

@@ -1135,8 +1135,9 @@ async fn an_account_with_otp_enabled_cannot_bypass_its_code_at_university_login(
 async fn a_token_signed_elsewhere_with_the_configured_secret_works_at_profile() {
     // A team moving from its Django backend keeps SIGNING_KEY as
     // ACCOUNTD_JWT_SECRET; the tokens that backend issued keep working.
-    let app =
-        TestApp::spawn_with(|c| c.jwt_secret = Some("django-insecure-signing-key".into())).await;
+    // Django's generated SECRET_KEY is 50 characters; accountd asks for 32 bytes at least.
+    const KEY: &str = "django-insecure-0123456789abcdefghijklmnopqrstuvwxyz";
+    let app = TestApp::spawn_with(|c| c.jwt_secret = Some(KEY.into())).await;
     let user = app
         .user_with_password("ann", None, "ann's long password")
         .await;
@@ -1147,7 +1148,7 @@ async fn a_token_signed_elsewhere_with_the_configured_secret_works_at_profile() 
     let token = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
         &claims,
-        &jsonwebtoken::EncodingKey::from_secret(b"django-insecure-signing-key"),
+        &jsonwebtoken::EncodingKey::from_secret(KEY.as_bytes()),
     )
     .unwrap();
     let r = app.get("/api/auth/profile/", Some(&token)).await;

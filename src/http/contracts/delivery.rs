@@ -14,6 +14,7 @@ use crate::http::contracts::Route;
 use crate::http::extract::{Bearer, FieldError, Fields};
 use crate::http::keyed::{ErrorKey, KeyedError};
 use crate::http::origin::Client;
+use crate::http::token_json::TokenJson;
 use crate::http::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -126,7 +127,12 @@ impl ApiError {
         Self::new(StatusCode::UNAUTHORIZED, message).challenge()
     }
 
+    /// Whatever no endpoint names: an outage is 503 (INTERFACE.md,
+    /// "Database outage"), anything else 500.
     fn internal(e: Error) -> Self {
+        if let Error::Unavailable(reason) = &e {
+            return Self::unavailable(reason);
+        }
         tracing::error!(error = %e, "request failed");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
     }
@@ -140,6 +146,10 @@ fn phone_number(body: &Fields<ApiError>, strict: bool) -> Result<Phone, &'static
         return Err(FieldError::Required.message());
     };
     let text = value.as_str().ok_or(NOT_E164)?;
+    // DRF's CharField refuses NUL before the view's own phone rule runs.
+    if text.contains('\0') {
+        return Err(FieldError::NullCharacters.message());
+    }
     let parsed = if strict {
         Phone::parse_dialable(text)
     } else {
@@ -234,7 +244,7 @@ async fn verify_otp(
         .map_err(ApiError::verify)?;
     let mut out = tokens_json(&pair);
     out.insert("user".into(), user_json(&user));
-    Ok(Json(Value::Object(out)).into_response())
+    Ok(TokenJson(Value::Object(out)).into_response())
 }
 
 async fn refresh(
@@ -254,7 +264,7 @@ async fn refresh(
         )
         .await
         .map_err(ApiError::refresh)?;
-    Ok(Json(Value::Object(tokens_json(&pair))).into_response())
+    Ok(TokenJson(Value::Object(tokens_json(&pair))).into_response())
 }
 
 fn bearer(headers: &HeaderMap) -> Result<String, ApiError> {
@@ -288,4 +298,30 @@ async fn me(State(app): State<AppState>, headers: HeaderMap) -> Result<Response,
         .await
         .map_err(ApiError::bearer)?;
     Ok(Json(user_json(&user)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::test_support::{rendered, unavailable};
+    use crate::http::unavailable::MESSAGE;
+
+    fn outage() -> Error {
+        Error::Unavailable("database unreachable".into())
+    }
+
+    #[tokio::test]
+    async fn an_outage_is_503_in_this_contracts_shape_with_retry_after() {
+        for r in [
+            ApiError::send(outage()),
+            ApiError::verify(outage()),
+            ApiError::refresh(outage()),
+            ApiError::bearer(outage()),
+        ] {
+            assert_eq!(
+                rendered(r.into_response()).await,
+                unavailable(json!({"error": MESSAGE}))
+            );
+        }
+    }
 }

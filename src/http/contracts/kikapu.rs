@@ -11,9 +11,10 @@ use crate::domain::secret::Secret;
 use crate::domain::user::{LoginName, User};
 use crate::domain::Error;
 use crate::http::contracts::Route;
-use crate::http::extract::{FieldErrors, Fields};
+use crate::http::extract::{FieldError, FieldErrors, Fields};
 use crate::http::keyed::{ErrorKey, KeyedError};
 use crate::http::origin::Client;
+use crate::http::token_json::TokenJson;
 use crate::http::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -118,7 +119,12 @@ impl ApiError {
         }
     }
 
+    /// Whatever no endpoint names: an outage is 503 (INTERFACE.md,
+    /// "Database outage"), anything else 500.
     fn internal(e: Error) -> Self {
+        if let Error::Unavailable(reason) = &e {
+            return Self::unavailable(reason);
+        }
         tracing::error!(error = %e, "request failed");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
     }
@@ -194,7 +200,7 @@ async fn verify_otp(
             "user": user_json(&user, false),
         }),
     };
-    Ok(Json(out).into_response())
+    Ok(TokenJson(out).into_response())
 }
 
 async fn resend_otp(
@@ -221,8 +227,14 @@ async fn agent_login(
     let phone_number = body.optional_string("phoneNumber");
     let username = body.optional_string("username");
     let password = body.optional_string("password");
-    let fields_ok = body.finish().is_ok();
-    let (Some(name), Some(password), true) = (phone_number.or(username), password, fields_ok)
+    let fields = body.finish();
+    // A NUL is named as DRF's CharField names it, not as a missing field.
+    if let Err(e) = &fields {
+        if e.has(FieldError::NullCharacters) {
+            return Err(ApiError::fields(e.clone()));
+        }
+    }
+    let (Some(name), Some(password), true) = (phone_number.or(username), password, fields.is_ok())
     else {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -245,7 +257,7 @@ async fn agent_login(
         .await
         .map_err(ApiError::internal)?;
     let attr = |key: &str| user.attr(key).cloned().unwrap_or(Value::Null);
-    Ok(Json(json!({
+    Ok(TokenJson(json!({
         "success": true,
         "message": "Login successful",
         "user": {
@@ -262,4 +274,25 @@ async fn agent_login(
         },
     }))
     .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::test_support::{rendered, unavailable};
+    use crate::http::unavailable::MESSAGE;
+
+    fn outage() -> Error {
+        Error::Unavailable("database unreachable".into())
+    }
+
+    #[tokio::test]
+    async fn an_outage_is_503_in_this_contracts_shape_with_retry_after() {
+        for r in [ApiError::otp(outage()), ApiError::agent(outage())] {
+            assert_eq!(
+                rendered(r.into_response()).await,
+                unavailable(json!({"error": MESSAGE}))
+            );
+        }
+    }
 }

@@ -13,6 +13,7 @@ use crate::http::drf::DrfError;
 use crate::http::extract::{FieldErrors, Fields};
 use crate::http::keyed::{ErrorKey, KeyedError};
 use crate::http::origin::Client;
+use crate::http::token_json::TokenJson;
 use crate::http::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -78,6 +79,8 @@ impl From<Error> for LoginError {
             Error::SmsFailed | Error::PhoneNotAllowed => {
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Failed to send OTP.")
             }
+            // INTERFACE.md, "Database outage": 503 in the contract's shape.
+            Error::Unavailable(reason) => Self::unavailable(&reason),
             other => {
                 tracing::error!(error = %other, "login failed");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error.")
@@ -108,7 +111,7 @@ async fn login(
         .await?;
     Ok(match outcome {
         LoginOutcome::Tokens(pair, _) => {
-            Json(json!({"refresh": pair.refresh.token, "access": pair.access.token}))
+            TokenJson(json!({"refresh": pair.refresh.token, "access": pair.access.token}))
                 .into_response()
         }
         LoginOutcome::OtpSent => {
@@ -146,5 +149,24 @@ async fn refresh(
             &client.origin(Contract::PixelGenius),
         )
         .await?;
-    Ok(Json(json!({"access": access.token})).into_response())
+    Ok(TokenJson(json!({"access": access.token})).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::test_support::{rendered, unavailable};
+    use crate::http::unavailable::MESSAGE;
+
+    fn outage() -> Error {
+        Error::Unavailable("database unreachable".into())
+    }
+
+    #[tokio::test]
+    async fn an_outage_is_503_in_this_contracts_shape_with_retry_after() {
+        let r = LoginError::from(outage()).into_response();
+        assert_eq!(rendered(r).await, unavailable(json!({"message": MESSAGE})));
+        let r = DrfError::from(outage()).into_response();
+        assert_eq!(rendered(r).await, unavailable(json!({"detail": MESSAGE})));
+    }
 }

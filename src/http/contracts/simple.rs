@@ -10,11 +10,11 @@ use crate::http::contracts::Route;
 use crate::http::extract::Fields;
 use crate::http::keyed::{ErrorKey, KeyedError};
 use crate::http::origin::Client;
+use crate::http::token_json::TokenJson;
 use crate::http::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde_json::json;
 
 /// This contract's routes, at the paths its document gives (without the
@@ -68,6 +68,8 @@ impl ApiError {
                 format!("Too many failed login attempts. Try again in {wait} seconds."),
             )
             .retry_after(wait),
+            // INTERFACE.md, "Database outage": 503 in the contract's shape.
+            Error::Unavailable(reason) => Self::unavailable(&reason),
             other => {
                 tracing::error!(error = %other, "request failed");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
@@ -99,7 +101,7 @@ async fn login(
         .await
         .map_err(ApiError::login)?;
     match outcome {
-        LoginOutcome::Tokens(pair, _) => Ok(Json(
+        LoginOutcome::Tokens(pair, _) => Ok(TokenJson(
             json!({"refresh": pair.refresh.token, "access": pair.access.token}),
         )
         .into_response()),
@@ -127,5 +129,26 @@ async fn refresh(
         )
         .await
         .map_err(ApiError::refresh)?;
-    Ok(Json(json!({"access": access.token})).into_response())
+    Ok(TokenJson(json!({"access": access.token})).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::test_support::{rendered, unavailable};
+    use crate::http::unavailable::MESSAGE;
+
+    fn outage() -> Error {
+        Error::Unavailable("database unreachable".into())
+    }
+
+    #[tokio::test]
+    async fn an_outage_is_503_in_this_contracts_shape_with_retry_after() {
+        for r in [ApiError::login(outage()), ApiError::refresh(outage())] {
+            assert_eq!(
+                rendered(r.into_response()).await,
+                unavailable(json!({"error": MESSAGE}))
+            );
+        }
+    }
 }

@@ -13,10 +13,11 @@ use crate::domain::secret::Secret;
 use crate::domain::user::{LoginName, User};
 use crate::domain::Error;
 use crate::http::contracts::Route;
-use crate::http::drf::DrfError;
+use crate::http::drf::{with_retry_after, DrfError};
 use crate::http::extract::{Bearer, BodyError, Fields};
 use crate::http::origin::Client;
-use crate::http::AppState;
+use crate::http::token_json::TokenJson;
+use crate::http::{unavailable, AppState};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -73,6 +74,8 @@ pub enum ApiError {
     },
     /// Answered by DRF or simplejwt rather than the view.
     Drf(DrfError),
+    /// 503 in the envelope, with `Retry-After` (INTERFACE.md, "Database outage").
+    Unavailable,
 }
 
 impl ApiError {
@@ -93,7 +96,12 @@ impl ApiError {
         }
     }
 
+    /// Whatever no endpoint names: an outage is 503, anything else 500.
     fn internal(e: Error) -> Self {
+        if let Error::Unavailable(reason) = &e {
+            unavailable::log(reason);
+            return ApiError::Unavailable;
+        }
         tracing::error!(error = %e, "request failed");
         Self::envelope(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
     }
@@ -161,6 +169,14 @@ impl IntoResponse for ApiError {
                 (status, Json(body)).into_response()
             }
             ApiError::Drf(e) => e.into_response(),
+            ApiError::Unavailable => with_retry_after(
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Json(json!({"success": false, "message": unavailable::MESSAGE})),
+                )
+                    .into_response(),
+                unavailable::RETRY_AFTER_SECONDS,
+            ),
         }
     }
 }
@@ -204,7 +220,7 @@ async fn login(
         .await
         .map_err(ApiError::login)?;
     match outcome {
-        LoginOutcome::Tokens(pair, user) => Ok(Json(json!({
+        LoginOutcome::Tokens(pair, user) => Ok(TokenJson(json!({
             "success": true,
             "message": "Login successful",
             "access_token": pair.access.token,
@@ -271,5 +287,34 @@ async fn refresh(
         )
         .await
         .map_err(ApiError::refresh)?;
-    Ok(Json(json!({"success": true, "access_token": access.token})).into_response())
+    Ok(TokenJson(json!({"success": true, "access_token": access.token})).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::test_support::{rendered, unavailable};
+    use crate::http::unavailable::MESSAGE;
+
+    fn outage() -> Error {
+        Error::Unavailable("database unreachable".into())
+    }
+
+    #[tokio::test]
+    async fn an_outage_is_503_in_this_contracts_shape_with_retry_after() {
+        let envelope = json!({"success": false, "message": MESSAGE});
+        for r in [
+            ApiError::login(outage()),
+            ApiError::refresh(outage()),
+            ApiError::internal(outage()),
+        ] {
+            assert_eq!(
+                rendered(r.into_response()).await,
+                unavailable(envelope.clone())
+            );
+        }
+        // The shared DRF authentication answers for other contracts in `detail`.
+        let r = DrfError::authentication(outage()).into_response();
+        assert_eq!(rendered(r).await, unavailable(json!({"detail": MESSAGE})));
+    }
 }
