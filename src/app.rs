@@ -116,6 +116,7 @@ pub fn limits(config: &Config) -> Limits {
 /// A server ready to run: listener bound, router built.
 pub struct App {
     listener: TcpListener,
+    admin: Option<TcpListener>,
     state: AppState,
 }
 
@@ -128,8 +129,16 @@ impl App {
         let listener = TcpListener::bind(&config.listen)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+        let admin =
+            match &config.admin_listen {
+                Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| {
+                    format!("cannot listen on {addr} (ACCOUNTD_ADMIN_LISTEN): {e}")
+                })?),
+                None => None,
+            };
         Ok(App {
             listener,
+            admin,
             state: AppState {
                 accounts: Arc::new(accounts),
                 config: Arc::new(config),
@@ -139,6 +148,11 @@ impl App {
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The admin listener's address, unless it is off.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     pub fn state(&self) -> &AppState {
@@ -184,8 +198,33 @@ impl App {
                 .saturating_sub(close_within)
                 .saturating_sub(RUNTIME_STOP_WITHIN.min(stop_within / 4)),
         };
+        // One stop signal for both listeners.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        });
+        let until = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let admin = self.admin.map(|listener| {
+            let router = http::admin_listener::router(self.state.clone());
+            tokio::spawn(http::serve(
+                listener,
+                router,
+                limits,
+                until(stopped.clone()),
+            ))
+        });
         let router = http::router(self.state);
-        let result = http::serve(self.listener, router, limits, shutdown).await;
+        let result = http::serve(self.listener, router, limits, until(stopped)).await;
+        if let Some(admin) = admin {
+            match admin.await {
+                Ok(Err(e)) => tracing::warn!(error = %e, "admin listener failed"),
+                Err(e) => tracing::warn!(error = %e, "admin listener stopped"),
+                Ok(Ok(())) => {}
+            }
+        }
         pruner.abort();
         events.flush().await;
         // Checkpoints SQLite's WAL into the file: a copy taken after a clean

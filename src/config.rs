@@ -107,6 +107,9 @@ pub struct AfricasTalkingConfig {
 pub struct Config {
     pub database_url: String,
     pub listen: String,
+    /// The admin listener's address (`/metrics`, the admin API and console);
+    /// None when `ACCOUNTD_ADMIN_LISTEN=off`.
+    pub admin_listen: Option<String>,
     pub contracts: Vec<Contract>,
     pub jwt_secret: Option<String>,
     pub sms: SmsProvider,
@@ -337,6 +340,11 @@ impl Config {
         let config = Config {
             database_url: take("database_url").unwrap_or_else(|| "sqlite://accountd.db".into()),
             listen: take("listen").unwrap_or_else(|| "127.0.0.1:8000".into()),
+            admin_listen: match take("admin_listen") {
+                None => Some("127.0.0.1:8001".into()),
+                Some(v) if v.trim().eq_ignore_ascii_case("off") => None,
+                Some(v) => Some(v.trim().to_owned()),
+            },
             contracts,
             jwt_secret: take("jwt_secret"),
             sms,

@@ -180,6 +180,9 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             let app = App::build(config, Overrides::default()).await?;
             let addr = app.local_addr().map_err(|e| e.to_string())?;
             println!("listening on http://{addr}");
+            if let Some(admin) = app.admin_addr() {
+                println!("admin listening on http://{admin}");
+            }
             tracing::info!(%addr, contracts = ?app.state().config.contracts, "serving");
             app.run(shutdown_signal())
                 .await

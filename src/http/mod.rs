@@ -2,6 +2,7 @@
 //! body limit, a request deadline, request ids and the access log, optional
 //! CORS, and trailing-slash normalising; served by `server`.
 
+pub mod admin_listener;
 pub mod contracts;
 pub mod docs;
 pub mod drf;

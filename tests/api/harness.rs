@@ -86,6 +86,8 @@ impl SmsSender for RecordingSms {
 
 pub struct TestApp {
     pub url: String,
+    /// The admin listener (`/metrics`, `/admin/…`), on a port of its own.
+    pub admin_url: Option<String>,
     pub clock: Arc<ManualClock>,
     pub sms: Arc<RecordingSms>,
     pub state: AppState,
@@ -233,6 +235,7 @@ impl TestApp {
         let mut config = Config::from_sources(&[]).unwrap();
         config.database_url = db_url.clone();
         config.listen = "127.0.0.1:0".into();
+        config.admin_listen = Some("127.0.0.1:0".into());
         let default_sms = config.sms.clone();
         change(&mut config);
         let overrides = Overrides {
@@ -242,6 +245,7 @@ impl TestApp {
         };
         let app = App::build(config, overrides).await.unwrap();
         let url = format!("http://{}", app.local_addr().unwrap());
+        let admin_url = app.admin_addr().map(|a| format!("http://{a}"));
         let state = app.state().clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(app.run(async move {
@@ -249,6 +253,7 @@ impl TestApp {
         }));
         TestApp {
             url,
+            admin_url,
             clock,
             sms,
             state,
@@ -630,6 +635,8 @@ impl Drop for TestDb {
 /// Its stderr (the log) is collected line by line.
 pub struct Server {
     pub url: String,
+    /// The admin listener's base URL, when it is on.
+    pub admin_url: Option<String>,
     child: std::process::Child,
     stderr: Arc<Mutex<Vec<String>>>,
     stderr_reader: Option<std::thread::JoinHandle<()>>,
@@ -648,6 +655,7 @@ impl Server {
             .arg("serve")
             .env("ACCOUNTD_DATABASE_URL", db_url)
             .env("ACCOUNTD_LISTEN", "127.0.0.1:0")
+            .env("ACCOUNTD_ADMIN_LISTEN", "127.0.0.1:0")
             .env("RUST_LOG", "warn")
             .envs(env.iter().copied());
         command
@@ -664,11 +672,14 @@ impl Server {
             .unwrap();
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
+        let (admin_tx, admin_rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in std::io::BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 if let Some(url) = line.strip_prefix("listening on ") {
                     let _ = tx.send(url.to_owned());
+                } else if let Some(url) = line.strip_prefix("admin listening on ") {
+                    let _ = admin_tx.send(url.to_owned());
                 }
             }
         });
@@ -693,8 +704,13 @@ impl Server {
                 );
             }
         };
+        // Printed right after the main line, unless the admin listener is off.
+        let admin_url = admin_rx
+            .recv_timeout(std::time::Duration::from_millis(500))
+            .ok();
         Server {
             url,
+            admin_url,
             child,
             stderr,
             stderr_reader: Some(stderr_reader),

@@ -17,6 +17,7 @@ mod harness;
 mod health;
 mod instances;
 mod kikapu;
+mod listeners;
 mod logs;
 mod no_store;
 mod nul;
