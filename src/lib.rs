@@ -12,5 +12,6 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod import;
 pub mod sms;
 pub mod store;
