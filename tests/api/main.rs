@@ -13,6 +13,7 @@ mod cors;
 mod delivery;
 mod django;
 mod harness;
+mod import_django;
 mod instances;
 mod kikapu;
 mod password_policy;
