@@ -14,6 +14,7 @@ mod delivery;
 mod django;
 mod harness;
 mod import_django;
+mod import_supabase;
 mod instances;
 mod kikapu;
 mod password_policy;
