@@ -113,6 +113,18 @@ struct GoTrue {
     db: TestDb,
 }
 
+/// A row of `auth.users`; `rest` is SQL for last_sign_in_at, banned_until
+/// and deleted_at.
+struct GoTrueUser<'a> {
+    id: &'a str,
+    email: Option<&'a str>,
+    phone: Option<&'a str>,
+    password: Option<&'a str>,
+    meta: &'a str,
+    created_at: &'a str,
+    rest: &'a str,
+}
+
 fn bcrypt(password: &str) -> String {
     // GoTrue (Go's bcrypt) writes `$2a$` at cost 10.
     bcrypt::hash_with_result(password, 10)
@@ -134,16 +146,16 @@ impl GoTrue {
         conn.close().await.unwrap();
     }
 
-    async fn user(
-        &self,
-        id: &str,
-        email: Option<&str>,
-        phone: Option<&str>,
-        password: Option<&str>,
-        meta: &str,
-        created_at: &str,
-        rest: &str,
-    ) {
+    async fn user(&self, u: GoTrueUser<'_>) {
+        let GoTrueUser {
+            id,
+            email,
+            phone,
+            password,
+            meta,
+            created_at,
+            rest,
+        } = u;
         let mut conn = sqlx::PgConnection::connect(&self.db.url).await.unwrap();
         sqlx::query(&format!(
             "INSERT INTO auth.users (instance_id, id, aud, role, email, encrypted_password,
@@ -200,65 +212,65 @@ impl GoTrue {
     /// The users and sessions every test here starts from.
     async fn with_users() -> Self {
         let g = GoTrue::new().await;
-        g.user(
-            PAM,
-            None,
-            Some("255712345678"),
-            Some(&bcrypt(PAM_PASSWORD)),
-            r#"{"shop_name": "Mama Pima"}"#,
-            "2024-01-02 03:04:05+00",
-            "'2024-06-01 10:00:00+00', NULL, NULL",
-        )
+        g.user(GoTrueUser {
+            id: PAM,
+            email: None,
+            phone: Some("255712345678"),
+            password: Some(&bcrypt(PAM_PASSWORD)),
+            meta: r#"{"shop_name": "Mama Pima"}"#,
+            created_at: "2024-01-02 03:04:05+00",
+            rest: "'2024-06-01 10:00:00+00', NULL, NULL",
+        })
         .await;
-        g.user(
-            ELLIE,
-            Some("ellie@example.com"),
-            None,
-            Some(&bcrypt(ELLIE_PASSWORD)),
-            "{}",
-            "2024-01-03 00:00:00+00",
-            "'2024-06-02 00:00:00+00', NULL, NULL",
-        )
+        g.user(GoTrueUser {
+            id: ELLIE,
+            email: Some("ellie@example.com"),
+            phone: None,
+            password: Some(&bcrypt(ELLIE_PASSWORD)),
+            meta: "{}",
+            created_at: "2024-01-03 00:00:00+00",
+            rest: "'2024-06-02 00:00:00+00', NULL, NULL",
+        })
         .await;
-        g.user(
-            BANNED,
-            None,
-            Some("255712345679"),
-            Some(""),
-            "{}",
-            "2024-01-04 00:00:00+00",
-            "NULL, now() + interval '1 day', NULL",
-        )
+        g.user(GoTrueUser {
+            id: BANNED,
+            email: None,
+            phone: Some("255712345679"),
+            password: Some(""),
+            meta: "{}",
+            created_at: "2024-01-04 00:00:00+00",
+            rest: "NULL, now() + interval '1 day', NULL",
+        })
         .await;
-        g.user(
-            DELETED,
-            Some("JkX0cWq2bqfT6Yb5oVx0a8sPpQ3n1cFz0w9l7k5j3hE"),
-            Some("Rk2f7aB3cD4eF5g"),
-            None,
-            "{}",
-            "2024-01-05 00:00:00+00",
-            "NULL, NULL, now()",
-        )
+        g.user(GoTrueUser {
+            id: DELETED,
+            email: Some("JkX0cWq2bqfT6Yb5oVx0a8sPpQ3n1cFz0w9l7k5j3hE"),
+            phone: Some("Rk2f7aB3cD4eF5g"),
+            password: None,
+            meta: "{}",
+            created_at: "2024-01-05 00:00:00+00",
+            rest: "NULL, NULL, now()",
+        })
         .await;
-        g.user(
-            FIREBASE,
-            Some("fb@example.com"),
-            None,
-            Some("$fbscrypt$v=1,n=14,r=8,p=1,ss=Bw==,sk=ou9tdYTGyYm8kuR6Dt0Bp0kDuAYoXrK16mbZO4yGwAn3oLspjnN0/c41v8xZnO1n14J3MjKj1b2g1AvyWpQg==$C5RwK1zBXoxdMA5vF8DFLw==$hash"),
-            "{}",
-            "2024-01-06 00:00:00+00",
-            "NULL, NULL, NULL",
-        )
+        g.user(GoTrueUser {
+            id: FIREBASE,
+            email: Some("fb@example.com"),
+            phone: None,
+            password: Some("$fbscrypt$v=1,n=14,r=8,p=1,ss=Bw==,sk=ou9tdYTGyYm8kuR6Dt0Bp0kDuAYoXrK16mbZO4yGwAn3oLspjnN0/c41v8xZnO1n14J3MjKj1b2g1AvyWpQg==$C5RwK1zBXoxdMA5vF8DFLw==$hash"),
+            meta: "{}",
+            created_at: "2024-01-06 00:00:00+00",
+            rest: "NULL, NULL, NULL",
+        })
         .await;
-        g.user(
-            KNOWN,
-            None,
-            Some("255712345670"),
-            Some(""),
-            r#"{"name": "Known"}"#,
-            "2024-01-07 00:00:00+00",
-            "NULL, NULL, NULL",
-        )
+        g.user(GoTrueUser {
+            id: KNOWN,
+            email: None,
+            phone: Some("255712345670"),
+            password: Some(""),
+            meta: r#"{"name": "Known"}"#,
+            created_at: "2024-01-07 00:00:00+00",
+            rest: "NULL, NULL, NULL",
+        })
         .await;
         g.session(
             PAM_SESSION,
@@ -551,7 +563,8 @@ async fn gotrue_users_and_sessions_come_over_into(target: Backend) {
     let r = unconfigured.get(ME, Some(&ellie)).await;
     assert_eq!((r.status, r.body), refused_token());
     // Nor with claims GoTrue would not have given her.
-    let forged: [Box<dyn FnOnce(&mut Value)>; 6] = [
+    type Change = Box<dyn FnOnce(&mut Value)>;
+    let forged: [Change; 6] = [
         Box::new(|c| c["aud"] = json!("anon")),
         Box::new(|c| c["role"] = json!("service_role")),
         Box::new(|c| c["sub"] = json!(PAM)),
