@@ -10,6 +10,7 @@ use crate::config::{Config, Contract};
 use crate::domain::clock::{Clock, SystemClock};
 use crate::domain::directory::{self, UserInput};
 use crate::domain::org::OrgId;
+use crate::domain::origin::Origin;
 use crate::domain::secret::Secret;
 use crate::domain::user::UserId;
 use crate::{import, store};
@@ -294,7 +295,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                         role_column,
                         dry_run,
                     };
-                    import::django::run(store.as_ref(), &options, now)
+                    import::django::run(store.as_ref(), &options, now, &Origin::cli())
                         .await
                         .map(|s| render::django_summary(&s))
                 }
@@ -309,7 +310,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                         dry_run,
                         session_seconds: config.ttl(Contract::Delivery).refresh,
                     };
-                    import::supabase::run(store.as_ref(), &options, now)
+                    import::supabase::run(store.as_ref(), &options, now, &Origin::cli())
                         .await
                         .map(|s| render::supabase_summary(&s))
                 }

@@ -15,6 +15,7 @@ use super::values::{self, Instant};
 use super::{DjangoSummary, Failure, Mapped, UnknownHash};
 use crate::domain::clock::UnixTime;
 use crate::domain::import::{self, BlacklistEntry, ImportWrite, Incoming, OutstandingToken};
+use crate::domain::origin::Origin;
 use crate::domain::phone::Phone;
 use crate::domain::ports::Store;
 use crate::domain::user::UserId;
@@ -61,7 +62,12 @@ struct Read {
 
 /// Import (or, with `dry_run`, only check) the Django database `o.from`
 /// into `store`, at `now`.
-pub async fn run(store: &dyn Store, o: &Options, now: UnixTime) -> Result<DjangoSummary, Failure> {
+pub async fn run(
+    store: &dyn Store,
+    o: &Options,
+    now: UnixTime,
+    origin: &Origin,
+) -> Result<DjangoSummary, Failure> {
     let table = TableName::parse(&o.user_table);
     let read = read(&o.from, &table, o).await?;
     let mut mapped = map_users(&read, o, now);
@@ -116,6 +122,13 @@ pub async fn run(store: &dyn Store, o: &Options, now: UnixTime) -> Result<Django
                 sessions: Vec::new(),
             })
             .await?;
+        let counts = [
+            ("users", summary.users),
+            ("outstanding_tokens", summary.outstanding_tokens),
+            ("blacklisted_tokens", summary.blacklisted_tokens),
+            ("without_password", summary.without_password),
+        ];
+        super::audit(store, now, origin, "django", &counts).await;
     }
     Ok(summary)
 }

@@ -16,8 +16,12 @@ mod source;
 pub mod supabase;
 mod values;
 
+use crate::domain::audit::{AuditEvent, EventKind};
+use crate::domain::clock::UnixTime;
 use crate::domain::error::Error;
 use crate::domain::import::Incoming;
+use crate::domain::origin::Origin;
+use crate::domain::ports::Store;
 use serde_json::Value;
 
 /// Why an import wrote nothing.
@@ -80,5 +84,26 @@ impl Mapped {
             .iter()
             .filter(|r| r.password_hash.is_none())
             .count()
+    }
+}
+
+/// Keep an import in the audit trail as the operator's action, with its
+/// counts. After the write, which stands whether or not this record can be
+/// kept: a failure here is logged, not reported as a failed import.
+async fn audit(
+    store: &dyn Store,
+    now: UnixTime,
+    origin: &Origin,
+    source: &str,
+    counts: &[(&str, usize)],
+) {
+    let mut event = AuditEvent::new(now, EventKind::Admin, "success", None, origin)
+        .with("action", "import")
+        .with("source", source);
+    for (key, n) in counts {
+        event = event.with(key, *n);
+    }
+    if let Err(e) = store.record_audit(&[event]).await {
+        tracing::warn!(error = %e, "the import is done, but its audit record could not be kept");
     }
 }

@@ -20,6 +20,7 @@ use super::values;
 use super::{Failure, Mapped, SupabaseSummary, UnknownHash};
 use crate::domain::clock::UnixTime;
 use crate::domain::import::{self, ImportWrite, ImportedSession, Incoming, SUPABASE_ID};
+use crate::domain::origin::Origin;
 use crate::domain::phone::Phone;
 use crate::domain::ports::Store;
 use crate::domain::supabase::token_sha256;
@@ -62,6 +63,7 @@ pub async fn run(
     store: &dyn Store,
     o: &Options,
     now: UnixTime,
+    origin: &Origin,
 ) -> Result<SupabaseSummary, Failure> {
     if !(o.from.starts_with("postgres:") || o.from.starts_with("postgresql:")) {
         return Err(Failure::Source(
@@ -97,6 +99,12 @@ pub async fn run(
                 sessions,
             })
             .await?;
+        let counts = [
+            ("users", summary.users),
+            ("sessions", summary.sessions),
+            ("without_password", summary.without_password),
+        ];
+        super::audit(store, now, origin, "supabase", &counts).await;
     }
     Ok(summary)
 }

@@ -14,6 +14,9 @@ const LOGIN: &str = "/api/auth/login/";
 const PROFILE: &str = "/api/auth/profile/";
 const REFRESH: &str = "/api/token/refresh/";
 const TODAY: &str = "$argon2id$v=19$m=19456,t=2,p=1$";
+/// Imports recorded in the audit trail (as the command line's admin actions).
+const IMPORTS_AUDITED: &str = "SELECT COUNT(*) FROM audit_events
+    WHERE event = 'admin' AND contract = 'cli' AND detail LIKE '%\"action\":\"import\"%'";
 
 /// `accountd import django` of the fixture's custom user model.
 fn import(app: &TestApp, from: &str, table: &str, more: &[&str]) -> Run {
@@ -210,10 +213,13 @@ async fn a_real_django_database_comes_over_with_ids_passwords_profiles_and_token
     let dry = import(&app, &django.url, table, &["--dry-run"]);
     assert_eq!((dry.code, dry.json()), (0, fixture_summary()), "{dry:?}");
     assert_eq!(counts(&app).await, [0, 0, 0]);
+    assert_eq!(app.count(IMPORTS_AUDITED).await, 0);
 
     let run = import(&app, &django.url, table, &[]);
     assert_eq!((run.code, run.json()), (0, fixture_summary()), "{run:?}");
     assert_eq!(counts(&app).await, [7, 6, 1]);
+    // The operator's import is in the audit trail, with its counts.
+    assert_eq!(app.count(IMPORTS_AUDITED).await, 1);
 
     // Again over the same data: the same summary, and nothing changes.
     let list = || run_cli(&app.db_url, &["user", "list"], None).json();
