@@ -38,6 +38,7 @@ const PAM_ROTATED_AWAY: &str = "aZ3cV8bN1mQ5";
 const ELLIE_TOKEN: &str = "eL5rT8yU2iO6";
 const BANNED_TOKEN: &str = "bN4mV7cX1zA9";
 const KNOWN_TOKEN: &str = "kW2sD5fG8hJ1";
+const FIREBASE_TOKEN: &str = "fB6gH9jK3lZ7";
 
 /// The tables and columns GoTrue's migrations create that an import reads,
 /// with their types, written for these tests (a fact read there).
@@ -282,6 +283,13 @@ impl GoTrue {
         g.session(ELLIE_SESSION, ELLIE, "NULL", &[(ELLIE_TOKEN, false)])
             .await;
         g.session(
+            "5e55a7e0-1111-4c0d-8e6a-00000000a005",
+            FIREBASE,
+            "now() + interval '1 day'",
+            &[(FIREBASE_TOKEN, false)],
+        )
+        .await;
+        g.session(
             "5e55a7e0-1111-4c0d-8e6a-00000000a003",
             BANNED,
             "NULL",
@@ -309,7 +317,7 @@ fn import(app: &TestApp, from: &str, more: &[&str]) -> Run {
 fn summary() -> Value {
     json!({
         "users": 6,
-        "sessions": 2,
+        "sessions": 3,
         "without_password": 4,
         "unknown_hash_formats": [{"id": FIREBASE, "format": "fbscrypt"}]
     })
@@ -410,7 +418,7 @@ async fn gotrue_users_and_sessions_come_over_into(target: Backend) {
 
     let run = import(&app, &from, &[]);
     assert_eq!((run.code, run.json()), (0, summary()), "{run:?}");
-    assert_eq!(counts(&app).await, [6, 2, 2]);
+    assert_eq!(counts(&app).await, [6, 3, 3]);
     let users = run_cli(&app.db_url, &["user", "list"], None).json();
     let user = |id: i64,
                 phone: Value,
@@ -503,7 +511,7 @@ async fn gotrue_users_and_sessions_come_over_into(target: Backend) {
     let again = import(&app, &from, &[]);
     assert_eq!((again.code, again.json()), (0, summary()), "{again:?}");
     assert_eq!(run_cli(&app.db_url, &["user", "list"], None).json(), users);
-    assert_eq!(counts(&app).await, [6, 2, 2]);
+    assert_eq!(counts(&app).await, [6, 3, 3]);
 
     // Pam's old refresh token becomes a delivery session; told twice at
     // once (a lost answer), it answers the same pair.
@@ -604,6 +612,14 @@ async fn gotrue_users_and_sessions_come_over_into(target: Backend) {
         assert_eq!((r.status, r.body), refused_refresh(), "{token}");
     }
 
+    // `accountd user logout` ends imported sessions too.
+    let out = run_cli(&app.db_url, &["user", "logout", "6"], None);
+    assert_eq!(out.code, 0, "{out:?}");
+    let r = app
+        .post(REFRESH, json!({"refresh_token": FIREBASE_TOKEN}))
+        .await;
+    assert_eq!((r.status, r.body), refused_refresh());
+
     // Pam's bcrypt password signs in at simple by phone, and becomes argon2id.
     let r = app
         .post(
@@ -637,7 +653,7 @@ async fn gotrue_users_and_sessions_come_over_into(target: Backend) {
     // A run after all that changes nothing: ended stays ended.
     let third = import(&app, &from, &[]);
     assert_eq!((third.code, third.json()), (0, summary()), "{third:?}");
-    assert_eq!(counts(&app).await, [6, 2, 2]);
+    assert_eq!(counts(&app).await, [6, 3, 3]);
     let r = app
         .post(REFRESH, json!({"refresh_token": ELLIE_TOKEN}))
         .await;
