@@ -2,6 +2,7 @@
 //! body limit, request tracing, optional CORS, and trailing-slash normalising.
 
 pub mod contracts;
+pub mod docs;
 pub mod drf;
 pub mod extract;
 pub mod keyed;
@@ -46,6 +47,7 @@ pub fn router(state: AppState) -> Router {
     for contract in &state.config.contracts {
         router = router.merge(contracts::router(*contract));
     }
+    router = router.merge(contracts::mount(docs::routes(&state.config.contracts)));
     let router = router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

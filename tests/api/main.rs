@@ -17,6 +17,7 @@ mod import_django;
 mod import_supabase;
 mod instances;
 mod kikapu;
+mod openapi;
 mod password_policy;
 mod passwords;
 mod pixel_genius;

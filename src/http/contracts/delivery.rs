@@ -10,6 +10,7 @@ use crate::domain::phone::Phone;
 use crate::domain::secret::Secret;
 use crate::domain::user::User;
 use crate::domain::Error;
+use crate::http::contracts::Route;
 use crate::http::extract::{Bearer, FieldError, Fields};
 use crate::http::keyed::{ErrorKey, KeyedError};
 use crate::http::origin::Client;
@@ -17,8 +18,7 @@ use crate::http::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Map, Value};
 
 /// Six-digit codes (INTERFACE.md, the five contracts).
@@ -33,13 +33,16 @@ const DEFAULT_ROLE: &str = "SHOPKEEPER";
 /// 001, Send OTP, Error Response.
 const NOT_E164: &str = "Phone number must be in E.164 format (e.g., +1234567890)";
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/accounts/auth/send-otp", post(send_otp))
-        .route("/api/accounts/auth/verify-otp", post(verify_otp))
-        .route("/api/accounts/auth/logout", post(logout))
-        .route("/api/accounts/auth/refresh", post(refresh))
-        .route("/api/accounts/auth/me", get(me))
+/// This contract's routes, at the paths its document gives (without the
+/// trailing slash, which the normaliser strips).
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::post("/api/accounts/auth/send-otp", send_otp),
+        Route::post("/api/accounts/auth/verify-otp", verify_otp),
+        Route::post("/api/accounts/auth/logout", logout),
+        Route::post("/api/accounts/auth/refresh", refresh),
+        Route::get("/api/accounts/auth/me", me),
+    ]
 }
 
 /// This contract's error bodies: `{"error": …}`.

@@ -10,6 +10,7 @@ use crate::domain::phone::Phone;
 use crate::domain::secret::Secret;
 use crate::domain::user::{LoginName, User};
 use crate::domain::Error;
+use crate::http::contracts::Route;
 use crate::http::extract::{FieldErrors, Fields};
 use crate::http::keyed::{ErrorKey, KeyedError};
 use crate::http::origin::Client;
@@ -17,8 +18,7 @@ use crate::http::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Value};
 
 /// 004, Verify OTP: "5-digit One-Time Password".
@@ -32,11 +32,14 @@ const AGENT_ROLE: &str = "AGENT";
 
 const BAD_PHONE: &str = "Invalid phone number. Use the E.164 format (e.g., +255712345678)";
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/auth/api/verify-otp", post(verify_otp))
-        .route("/auth/api/resend-otp", post(resend_otp))
-        .route("/auth/api/agent/login", post(agent_login))
+/// This contract's routes, at the paths its document gives (without the
+/// trailing slash, which the normaliser strips).
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::post("/auth/api/verify-otp", verify_otp),
+        Route::post("/auth/api/resend-otp", resend_otp),
+        Route::post("/auth/api/agent/login", agent_login),
+    ]
 }
 
 /// This contract's error bodies: `{"error": …}`.

@@ -8,6 +8,7 @@ use crate::domain::otp::OtpSpec;
 use crate::domain::secret::Secret;
 use crate::domain::user::LoginName;
 use crate::domain::Error;
+use crate::http::contracts::Route;
 use crate::http::drf::DrfError;
 use crate::http::extract::{FieldErrors, Fields};
 use crate::http::keyed::{ErrorKey, KeyedError};
@@ -16,8 +17,7 @@ use crate::http::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::json;
 
 /// Six-digit codes (INTERFACE.md, the five contracts).
@@ -26,11 +26,14 @@ const SECOND_FACTOR: OtpSpec = OtpSpec {
     digits: 6,
 };
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/accounts/login", post(login))
-        .route("/accounts/logout", post(logout))
-        .route("/accounts/refresh", post(refresh))
+/// This contract's routes, at the paths its document gives (without the
+/// trailing slash, which the normaliser strips).
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::post("/accounts/login", login),
+        Route::post("/accounts/logout", logout),
+        Route::post("/accounts/refresh", refresh),
+    ]
 }
 
 /// This contract's error bodies: `{"message": …}`.

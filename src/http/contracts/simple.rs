@@ -6,6 +6,7 @@ use crate::domain::accounts::{LoginOutcome, PasswordLogin};
 use crate::domain::secret::Secret;
 use crate::domain::user::LoginName;
 use crate::domain::Error;
+use crate::http::contracts::Route;
 use crate::http::extract::Fields;
 use crate::http::keyed::{ErrorKey, KeyedError};
 use crate::http::origin::Client;
@@ -13,14 +14,16 @@ use crate::http::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::json;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/login", post(login))
-        .route("/api/token/refresh", post(refresh))
+/// This contract's routes, at the paths its document gives (without the
+/// trailing slash, which the normaliser strips).
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::post("/api/login", login),
+        Route::post("/api/token/refresh", refresh),
+    ]
 }
 
 /// This contract's error bodies: `{"error": …}`.

@@ -12,6 +12,7 @@ use crate::domain::phone::Phone;
 use crate::domain::secret::Secret;
 use crate::domain::user::{LoginName, User};
 use crate::domain::Error;
+use crate::http::contracts::Route;
 use crate::http::drf::DrfError;
 use crate::http::extract::{Bearer, BodyError, Fields};
 use crate::http::origin::Client;
@@ -19,16 +20,18 @@ use crate::http::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Value};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/auth/login", post(login))
-        .route("/api/auth/logout", post(logout))
-        .route("/api/auth/profile", get(profile))
-        .route("/api/auth/refresh", post(refresh))
+/// This contract's routes, at the paths its document gives (without the
+/// trailing slash, which the normaliser strips).
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::post("/api/auth/login", login),
+        Route::post("/api/auth/logout", logout),
+        Route::get("/api/auth/profile", profile),
+        Route::post("/api/auth/refresh", refresh),
+    ]
 }
 
 /// The user object of 003 (Login and Get User Profile), keys in the
