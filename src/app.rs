@@ -8,6 +8,7 @@ use crate::domain::limits::{Budget, Limits, HOUR};
 use crate::domain::otp::{OtpKey, OtpPolicy};
 use crate::domain::password::PasswordHasher;
 use crate::domain::ports::{SmsSender, Store};
+use crate::domain::supabase::SupabaseVerifier;
 use crate::domain::tokens::TokenSigner;
 use crate::domain::Accounts;
 use crate::http::{self, AppState};
@@ -76,7 +77,7 @@ pub async fn accounts(
         Some(e) => e,
         None => crate::store::AuditWriter::start(store.clone()),
     };
-    Ok(Accounts::new(
+    let accounts = Accounts::new(
         store,
         sms,
         overrides.clock.unwrap_or_else(|| Arc::new(SystemClock)),
@@ -95,7 +96,11 @@ pub async fn accounts(
             refresh_reuse_seconds: config.refresh_reuse_seconds,
         },
     )
-    .with_events(events))
+    .with_events(events);
+    Ok(match &config.supabase_jwt_secret {
+        Some(secret) => accounts.with_supabase(SupabaseVerifier::new(secret.expose().as_bytes())),
+        None => accounts,
+    })
 }
 
 /// The abuse limits of a configuration (INTERFACE.md, "Abuse limits").

@@ -112,6 +112,9 @@ pub struct Config {
     pub admin_listen: Option<String>,
     pub contracts: Vec<Contract>,
     pub jwt_secret: Option<String>,
+    /// GoTrue's JWT secret: Supabase access tokens of imported sessions are
+    /// taken at delivery's `me` and `logout` (INTERFACE.md, "Import").
+    pub supabase_jwt_secret: Option<Secret>,
     pub sms: SmsProvider,
     pub sms_timeout_seconds: u64,
     pub otp_resend_seconds: i64,
@@ -204,6 +207,10 @@ impl fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("contracts", &self.contracts)
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "***"))
+            .field(
+                "supabase_jwt_secret",
+                &self.supabase_jwt_secret.as_ref().map(|_| "***"),
+            )
             .field("sms", &self.sms)
             .finish_non_exhaustive()
     }
@@ -347,6 +354,7 @@ impl Config {
             },
             contracts,
             jwt_secret: take("jwt_secret"),
+            supabase_jwt_secret: take("supabase_jwt_secret").map(Secret::new),
             sms,
             sms_timeout_seconds: positive(&mut take, "sms_timeout_seconds", 10)? as u64,
             otp_resend_seconds: non_negative(&mut take, "otp_resend_seconds", 60)?,
@@ -517,6 +525,7 @@ mod tests {
                 "ACCOUNTD_JWT_SECRET",
                 "s3cret-signing-key-of-thirty-two-bytes",
             ),
+            ("ACCOUNTD_SUPABASE_JWT_SECRET", "gotrue-jwt-secret"),
             ("ACCOUNTD_SMS_PROVIDER", "webhook"),
             (
                 "ACCOUNTD_SMS_WEBHOOK_URL",
@@ -525,7 +534,16 @@ mod tests {
         ]))
         .unwrap();
         let shown = format!("{c:?}");
-        for secret in ["hunter2", "s3cret-signing-key", "abc123"] {
+        assert_eq!(
+            c.supabase_jwt_secret,
+            Some(Secret::from("gotrue-jwt-secret"))
+        );
+        for secret in [
+            "hunter2",
+            "s3cret-signing-key",
+            "gotrue-jwt-secret",
+            "abc123",
+        ] {
             assert!(!shown.contains(secret), "{shown}");
         }
         assert!(

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod import;
 pub mod logging;
 pub mod sms;
 pub mod store;

@@ -1,17 +1,19 @@
 //! The command line (INTERFACE.md, "The binary and its commands"):
-//! `serve`, `migrate`, `user …`, `org …`. Results are JSON on stdout; errors
-//! one line on stderr with a non-zero exit.
+//! `serve`, `migrate`, `user …`, `org …`, `import …`. Results are JSON on
+//! stdout; errors one line on stderr (an import: one per bad row) with a
+//! non-zero exit.
 
 mod render;
 
 use crate::app::{App, Overrides};
-use crate::config::Config;
+use crate::config::{Config, Contract};
 use crate::domain::clock::{Clock, SystemClock};
 use crate::domain::directory::{self, UserInput};
 use crate::domain::org::OrgId;
+use crate::domain::origin::Origin;
 use crate::domain::secret::Secret;
 use crate::domain::user::UserId;
-use crate::store;
+use crate::{import, store};
 use clap::{Args, Parser, Subcommand};
 use std::io::{BufRead, Write};
 
@@ -38,6 +40,43 @@ enum Command {
     /// Create organizations and add members.
     #[command(subcommand)]
     Org(OrgCommand),
+    /// Bring users, password hashes and live tokens over from Django or Supabase.
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportCommand {
+    /// From a Django project's database: its user table and simplejwt's token blacklist.
+    Django {
+        /// The Django database: sqlite://PATH or postgres://…
+        #[arg(long = "from", value_name = "URL")]
+        from: String,
+        /// The user model's table (a custom user model's works the same).
+        #[arg(long, default_value = "auth_user", value_name = "TABLE")]
+        user_table: String,
+        /// The column holding the phone number (stored as E.164).
+        #[arg(long, value_name = "COL")]
+        phone_column: Option<String>,
+        /// The column holding the role.
+        #[arg(long, value_name = "COL")]
+        role_column: Option<String>,
+        /// Read and check everything and print the summary; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// From Supabase Auth (GoTrue): its users and live sessions.
+    Supabase {
+        /// Supabase's PostgreSQL database: postgres://…
+        #[arg(long = "from", value_name = "URL")]
+        from: String,
+        /// The schema GoTrue's tables are in.
+        #[arg(long, default_value = "auth")]
+        schema: String,
+        /// Read and check everything and print the summary; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -238,6 +277,52 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 }
             };
             print(render::user(&user.map_err(render::error)?))
+        }
+        Command::Import(cmd) => {
+            let store = store::open(&config.database_url)
+                .await
+                .map_err(|e| e.to_string())?;
+            let now = SystemClock.now();
+            let done = match cmd {
+                ImportCommand::Django {
+                    from,
+                    user_table,
+                    phone_column,
+                    role_column,
+                    dry_run,
+                } => {
+                    let options = import::django::Options {
+                        from,
+                        user_table,
+                        phone_column,
+                        role_column,
+                        dry_run,
+                    };
+                    import::django::run(store.as_ref(), &options, now, &Origin::cli())
+                        .await
+                        .map(|s| render::django_summary(&s))
+                }
+                ImportCommand::Supabase {
+                    from,
+                    schema,
+                    dry_run,
+                } => {
+                    let options = import::supabase::Options {
+                        from,
+                        schema,
+                        dry_run,
+                        session_seconds: config.ttl(Contract::Delivery).refresh,
+                    };
+                    import::supabase::run(store.as_ref(), &options, now, &Origin::cli())
+                        .await
+                        .map(|s| render::supabase_summary(&s))
+                }
+            };
+            store.close().await;
+            match done {
+                Ok(summary) => print(summary),
+                Err(failure) => Err(render::import_failure(failure)),
+            }
         }
         Command::Org(cmd) => {
             let store = store::open(&config.database_url)

@@ -16,6 +16,7 @@ use super::ports::{
 };
 use super::secret::Secret;
 use super::sessions::EndReason;
+use super::supabase::SupabaseVerifier;
 use super::tokens::{Claims, Lifetimes, Signed, TokenKind, TokenSigner};
 use super::user::{LoginName, User, UserId};
 use std::sync::Arc;
@@ -81,6 +82,9 @@ pub struct Accounts {
     otp_key: OtpKey,
     policies: Policies,
     events: Arc<dyn EventSink>,
+    /// Checks access tokens of sessions imported from Supabase, when its
+    /// secret is configured (`ACCOUNTD_SUPABASE_JWT_SECRET`).
+    supabase: Option<SupabaseVerifier>,
 }
 
 impl Accounts {
@@ -102,7 +106,18 @@ impl Accounts {
             otp_key,
             policies,
             events: Arc::new(Discard),
+            supabase: None,
         }
+    }
+
+    /// Take Supabase access tokens of imported sessions too.
+    pub fn with_supabase(mut self, verifier: SupabaseVerifier) -> Self {
+        self.supabase = Some(verifier);
+        self
+    }
+
+    pub(crate) fn supabase(&self) -> Option<&SupabaseVerifier> {
+        self.supabase.as_ref()
     }
 
     /// Send auth events to `events` (the audit trail, metrics).

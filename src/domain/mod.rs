@@ -6,6 +6,7 @@ pub mod audit;
 pub mod clock;
 pub mod directory;
 pub mod error;
+pub mod import;
 pub mod limits;
 pub mod org;
 pub mod origin;
@@ -16,6 +17,7 @@ pub mod phone;
 pub mod ports;
 pub mod secret;
 pub mod sessions;
+pub mod supabase;
 pub mod tokens;
 pub mod user;
 

@@ -4,6 +4,7 @@
 use super::audit::{AuditEvent, AuditFilter, AuditRecord};
 use super::clock::UnixTime;
 use super::error::Result;
+use super::import::{ImportWrite, ImportedSessionState};
 use super::org::{NewOrg, Org, OrgId};
 use super::phone::Phone;
 use super::sessions::{Session, SessionTokens};
@@ -228,6 +229,37 @@ pub trait Store: Send + Sync {
     ) -> Result<bool>;
     /// End a session; true if this call ended it, false if it had ended already.
     async fn end_session(&self, id: &str, now: UnixTime, reason: &str) -> Result<bool>;
+
+    /// The id the next user created will get: above every id given so far,
+    /// including those of deleted users (an import numbers its new users
+    /// from here, so no id is ever given twice).
+    async fn next_user_id(&self) -> Result<i64>;
+    /// Write an import in one transaction, all of it or nothing: users under
+    /// their ids (inserted, or replacing the row of that id), then refresh
+    /// tokens, blacklist entries and imported sessions, each kept as it is
+    /// when already there. Users created afterwards get ids above these.
+    async fn import(&self, write: &ImportWrite) -> Result<()>;
+    /// The imported session whose refresh token has this hex SHA-256.
+    async fn imported_session_by_token(
+        &self,
+        token_sha256: &str,
+    ) -> Result<Option<ImportedSessionState>>;
+    /// The imported session with this (GoTrue) id.
+    async fn imported_session(&self, id: &str) -> Result<Option<ImportedSessionState>>;
+    /// In one transaction: if the imported session `id` has not ended and
+    /// was not converted yet, record that it became session `sid` and start
+    /// that session for `user` with `tokens`. True if this call converted it.
+    async fn convert_imported_session(
+        &self,
+        id: &str,
+        sid: &str,
+        user: UserId,
+        tokens: &SessionTokens,
+        now: UnixTime,
+    ) -> Result<bool>;
+    /// End an imported session and the session it became, if any; true if
+    /// this call ended it.
+    async fn end_imported_session(&self, id: &str, now: UnixTime) -> Result<bool>;
 }
 
 #[derive(Debug, thiserror::Error)]

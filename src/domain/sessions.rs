@@ -18,6 +18,7 @@ use super::origin::Origin;
 use super::otp::OtpSpec;
 use super::phone::Phone;
 use super::secret::Secret;
+use super::supabase::may_be_imported;
 use super::tokens::{new_jti, Claims, Lifetimes, TokenKind};
 use super::user::{NewUser, User, UserId};
 
@@ -73,6 +74,15 @@ impl Session {
     }
 }
 
+/// The session an access token belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionOf {
+    /// One of ours: its claims name the session (`sid`).
+    Own(Claims),
+    /// A session imported from Supabase, by GoTrue's id.
+    Imported(String),
+}
+
 /// Why a session ended, kept for operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EndReason {
@@ -94,7 +104,12 @@ const REVOKED: Error = Error::TokenInvalid(TokenProblem::Revoked);
 
 impl Accounts {
     /// Sign the pair a session keeps.
-    fn sign_session(&self, sid: &str, user: UserId, t: &SessionTokens) -> Result<TokenPair> {
+    pub(super) fn sign_session(
+        &self,
+        sid: &str,
+        user: UserId,
+        t: &SessionTokens,
+    ) -> Result<TokenPair> {
         let signer = self.signer();
         Ok(TokenPair {
             access: signer.sign_parts(
@@ -192,6 +207,11 @@ impl Accounts {
     ) -> Result<TokenPair> {
         let claims = match self.signer().verify(token, TokenKind::Refresh, self.now()) {
             Ok(c) => c,
+            // Not one of ours: perhaps the refresh token of a session
+            // imported from Supabase (`supabase.rs`).
+            Err(_) if may_be_imported(token) => {
+                return self.refresh_imported(token, lifetimes, origin).await
+            }
             Err(p) => {
                 let refused = Err(Error::TokenInvalid(p));
                 self.emit_result(EventKind::Refresh, None, origin, &refused);
@@ -262,26 +282,40 @@ impl Accounts {
 
     /// End the session of an access token; whose it was.
     async fn end_session_of(&self, access: &str) -> Result<UserId> {
-        let (user, claims) = self.session_user(access).await?;
-        let sid = claims.sid.as_deref().ok_or(REVOKED)?;
-        if !self
-            .store()
-            .end_session(sid, self.now(), EndReason::Logout.as_str())
-            .await?
-        {
+        let (user, of) = self.session_user(access).await?;
+        let ended = match of {
+            SessionOf::Own(claims) => {
+                let sid = claims.sid.as_deref().ok_or(REVOKED)?;
+                self.store()
+                    .end_session(sid, self.now(), EndReason::Logout.as_str())
+                    .await?
+            }
+            SessionOf::Imported(id) => self.store().end_imported_session(&id, self.now()).await?,
+        };
+        if !ended {
             return Err(REVOKED);
         }
         Ok(user.id)
     }
 
-    /// The user behind an access token of a live session.
-    pub async fn session_user(&self, access: &str) -> Result<(User, Claims)> {
-        let (user, claims) = self.user_from_access(access).await?;
-        if claims.sid.is_none() {
+    /// The user behind an access token of a live session: one of ours, or,
+    /// with the Supabase secret configured, a Supabase access token of a
+    /// session brought along by an import.
+    pub async fn session_user(&self, access: &str) -> Result<(User, SessionOf)> {
+        match self.user_from_access(access).await {
             // A token from a contract without sessions is no session's token.
-            return Err(Error::TokenInvalid(TokenProblem::InvalidOrExpired));
+            Ok((_, claims)) if claims.sid.is_none() => {
+                Err(Error::TokenInvalid(TokenProblem::InvalidOrExpired))
+            }
+            Ok((user, claims)) => Ok((user, SessionOf::Own(claims))),
+            Err(Error::TokenInvalid(TokenProblem::InvalidOrExpired))
+                if self.supabase().is_some() =>
+            {
+                let (user, id) = self.imported_access(access).await?;
+                Ok((user, SessionOf::Imported(id)))
+            }
+            Err(e) => Err(e),
         }
-        Ok((user, claims))
     }
 
     /// A session's refresh token presented at another contract's refresh:

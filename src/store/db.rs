@@ -290,6 +290,59 @@ impl Db {
         }
     }
 
+    /// Run an import's statements in one transaction, with no bound on the
+    /// whole (bulk work at the command line; each statement keeps its own),
+    /// where some insert users under ids of their own: users created
+    /// afterwards must get ids above them (INTERFACE.md, "Import").
+    ///
+    /// The backends differ here. SQLite's AUTOINCREMENT keeps the largest id
+    /// ever inserted, explicit ones too, and numbers from there by itself.
+    /// PostgreSQL's sequence knows nothing of explicit ids: in the same
+    /// transaction it is moved to the largest id, never back.
+    pub async fn import_batch(&self, mut qs: Vec<Query>, user_ids: bool) -> Result<Vec<u64>> {
+        for q in &qs {
+            q.check()?;
+        }
+        match &self.backend {
+            Backend::Sqlite(p) => {
+                self.count(qs.len() as u64 + 2);
+                p.long_batch(qs).await
+            }
+            Backend::Postgres(p) => {
+                if user_ids {
+                    // `users_id_seq`: the name PostgreSQL gives the sequence
+                    // of `users.id BIGSERIAL` (migrations/0001_core.sql).
+                    qs.push(query(
+                        "SELECT setval('users_id_seq', GREATEST(
+                             (SELECT COALESCE(MAX(id), 0) FROM users),
+                             (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM users_id_seq),
+                             1))",
+                    ));
+                }
+                self.count(qs.len() as u64 + 2);
+                p.long_batch(qs).await
+            }
+        }
+    }
+
+    /// The id the next user row will get: above every id ever given,
+    /// deleted users' too. SQLite keeps the largest in `sqlite_sequence`,
+    /// PostgreSQL in the sequence; either may be behind explicit ids
+    /// written since (PostgreSQL's), hence the larger of it and MAX(id).
+    pub async fn next_user_id(&self) -> Result<i64> {
+        let q = match &self.backend {
+            Backend::Sqlite(_) => query(
+                "SELECT MAX(COALESCE((SELECT MAX(id) FROM users), 0),
+                    COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'users'), 0)) + 1",
+            ),
+            Backend::Postgres(_) => query(
+                "SELECT GREATEST(COALESCE((SELECT MAX(id) FROM users), 0),
+                    (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM users_id_seq)) + 1",
+            ),
+        };
+        self.one(q).await
+    }
+
     /// Run `q`, whose conditions count rows that may not exist yet (a
     /// limit: "fewer than N attempts since T, then insert one"), so that no
     /// two callers naming the same `key` can both pass the count.

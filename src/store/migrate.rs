@@ -49,6 +49,7 @@ pub const MIGRATIONS: &[Migration] = migrations![
     ("0003", "shared_indexes"),
     ("0004", "limits_and_revocation"),
     ("0005", "audit"),
+    ("0006", "imports"),
 ];
 
 /// Checksums that sqlx's migrator recorded for steps 1 and 2 when each

@@ -106,22 +106,29 @@ impl Pool {
     }
 
     pub async fn batch(&self, qs: Vec<Query>) -> Result<Vec<u64>> {
-        bounded(async {
-            let mut tx = self.pool.begin().await?;
-            let mut counts = Vec::with_capacity(qs.len());
-            for q in &qs {
-                let args = arguments(q).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
-                counts.push(
-                    sqlx::query_with(q.sql, args)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected(),
-                );
-            }
-            tx.commit().await?;
-            Ok(counts)
-        })
-        .await
+        bounded(self.transaction(&qs)).await
+    }
+
+    /// `batch` with no bound on the whole (each statement keeps the
+    /// server's `statement_timeout`): bulk work at the command line.
+    pub async fn long_batch(&self, qs: Vec<Query>) -> Result<Vec<u64>> {
+        self.transaction(&qs).await.map_err(|e| map_error(e).into())
+    }
+
+    async fn transaction(&self, qs: &[Query]) -> std::result::Result<Vec<u64>, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let mut counts = Vec::with_capacity(qs.len());
+        for q in qs {
+            let args = arguments(q).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+            counts.push(
+                sqlx::query_with(q.sql, args)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected(),
+            );
+        }
+        tx.commit().await?;
+        Ok(counts)
     }
 
     /// `q` inside a transaction holding the advisory lock of `key`.

@@ -12,6 +12,7 @@ use super::rows::{user_columns, FlaggedUser};
 use crate::domain::audit::{AuditEvent, AuditFilter, AuditRecord};
 use crate::domain::clock::UnixTime;
 use crate::domain::error::{Error, Result};
+use crate::domain::import::{ImportWrite, ImportedSessionState};
 use crate::domain::org::{NewOrg, Org, OrgId};
 use crate::domain::phone::Phone;
 use crate::domain::ports::{
@@ -79,7 +80,7 @@ fn profile_text(p: &serde_json::Map<String, serde_json::Value>) -> String {
 
 /// What `prune` deletes, and how many seconds before now it must be older than.
 /// Codes and failures are kept a day: longer than any window that counts them.
-const PRUNE: [(&str, i64); 5] = [
+const PRUNE: [(&str, i64); 6] = [
     ("DELETE FROM refresh_tokens WHERE expires_at < $1", 0),
     // A session whose live refresh token expired can do nothing any more;
     // a missing session refuses its tokens as an ended one does.
@@ -87,7 +88,33 @@ const PRUNE: [(&str, i64); 5] = [
     ("DELETE FROM blacklisted_tokens WHERE expires_at < $1", 0),
     ("DELETE FROM otp_codes WHERE created_at < $1", 86_400),
     ("DELETE FROM attempts WHERE at < $1", 86_400),
+    // Their refresh tokens go with them (ON DELETE CASCADE).
+    ("DELETE FROM imported_sessions WHERE expires_at < $1", 0),
 ];
+
+/// The columns `ImportedSessionState::from_row` reads, in its order.
+macro_rules! imported_session_columns {
+    () => {
+        "imported_sessions.id, imported_sessions.user_id, imported_sessions.aud, \
+         imported_sessions.role, imported_sessions.expires_at, imported_sessions.ended_at, \
+         imported_sessions.session_id, imported_sessions.converted_at"
+    };
+}
+
+impl FromRow for ImportedSessionState {
+    fn from_row(r: &dyn Row) -> Result<Self> {
+        Ok(ImportedSessionState {
+            id: r.text(0)?,
+            user: UserId(r.int(1)?),
+            aud: r.text(2)?,
+            role: r.text(3)?,
+            expires_at: r.int(4)?,
+            ended_at: r.opt_int(5)?,
+            session_id: r.opt_text(6)?,
+            converted_at: r.opt_int(7)?,
+        })
+    }
+}
 
 impl FromRow for AuditRecord {
     fn from_row(r: &dyn Row) -> Result<Self> {
@@ -711,6 +738,12 @@ impl Store for SqlStore {
                 )
                 .bind(user.0)
                 .bind(now),
+                query(
+                    "UPDATE imported_sessions SET ended_at = $2
+                     WHERE user_id = $1 AND ended_at IS NULL",
+                )
+                .bind(user.0)
+                .bind(now),
             ])
             .await
             .map(drop)
@@ -810,5 +843,192 @@ impl Store for SqlStore {
             )
             .await?;
         Ok(done == 1)
+    }
+
+    async fn next_user_id(&self) -> Result<i64> {
+        self.db.next_user_id().await
+    }
+
+    async fn import(&self, w: &ImportWrite) -> Result<()> {
+        let mut qs = Vec::new();
+        for u in &w.users {
+            // The whole row under its id; `tokens_valid_after` is accountd's own.
+            qs.push(
+                query(
+                    "INSERT INTO users (id, username, email, phone, first_name, last_name, role,
+                         is_active, otp_enabled, date_joined, last_login, profile, password_hash)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                     ON CONFLICT (id) DO UPDATE SET username = excluded.username,
+                         email = excluded.email, phone = excluded.phone,
+                         first_name = excluded.first_name, last_name = excluded.last_name,
+                         role = excluded.role, is_active = excluded.is_active,
+                         otp_enabled = excluded.otp_enabled, date_joined = excluded.date_joined,
+                         last_login = excluded.last_login, profile = excluded.profile,
+                         password_hash = excluded.password_hash",
+                )
+                .bind(u.id.0)
+                .bind(&u.username)
+                .bind(&u.email)
+                .bind(u.phone.as_ref().map(Phone::as_str))
+                .bind(&u.first_name)
+                .bind(&u.last_name)
+                .bind(&u.role)
+                .bind(u.is_active)
+                .bind(u.otp_enabled)
+                .bind(u.date_joined)
+                .bind(u.last_login)
+                .bind(profile_text(&u.profile))
+                .bind(&u.password_hash),
+            );
+        }
+        for t in &w.refresh_tokens {
+            qs.push(
+                query(
+                    "INSERT INTO refresh_tokens (jti, user_id, issued_at, expires_at)
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (jti) DO NOTHING",
+                )
+                .bind(&t.jti)
+                .bind(t.user.0)
+                .bind(t.issued_at)
+                .bind(t.expires_at),
+            );
+        }
+        for b in &w.blacklisted {
+            qs.push(
+                query(
+                    "INSERT INTO blacklisted_tokens (jti, user_id, expires_at, blacklisted_at)
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (jti) DO NOTHING",
+                )
+                .bind(&b.jti)
+                .bind(b.user.0)
+                .bind(b.expires_at)
+                .bind(b.blacklisted_at),
+            );
+        }
+        for s in &w.sessions {
+            // Kept as it stands when imported before: converted, ended or not.
+            qs.push(
+                query(
+                    "INSERT INTO imported_sessions (id, user_id, aud, role, expires_at)
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(&s.id)
+                .bind(s.user.0)
+                .bind(&s.aud)
+                .bind(&s.role)
+                .bind(s.expires_at),
+            );
+            for hash in &s.token_sha256 {
+                qs.push(
+                    query(
+                        "INSERT INTO imported_refresh_tokens (token_sha256, imported_session)
+                         VALUES ($1, $2) ON CONFLICT (token_sha256) DO NOTHING",
+                    )
+                    .bind(hash)
+                    .bind(&s.id),
+                );
+            }
+        }
+        self.db
+            .import_batch(qs, !w.users.is_empty())
+            .await
+            .map(drop)
+    }
+
+    async fn imported_session_by_token(
+        &self,
+        token_sha256: &str,
+    ) -> Result<Option<ImportedSessionState>> {
+        self.db
+            .opt(
+                query(concat!(
+                    "SELECT ",
+                    imported_session_columns!(),
+                    " FROM imported_refresh_tokens t
+                     JOIN imported_sessions ON imported_sessions.id = t.imported_session
+                     WHERE t.token_sha256 = $1"
+                ))
+                .bind(token_sha256),
+            )
+            .await
+    }
+
+    async fn imported_session(&self, id: &str) -> Result<Option<ImportedSessionState>> {
+        self.db
+            .opt(
+                query(concat!(
+                    "SELECT ",
+                    imported_session_columns!(),
+                    " FROM imported_sessions WHERE id = $1"
+                ))
+                .bind(id),
+            )
+            .await
+    }
+
+    async fn convert_imported_session(
+        &self,
+        id: &str,
+        sid: &str,
+        user: UserId,
+        t: &SessionTokens,
+        now: UnixTime,
+    ) -> Result<bool> {
+        // The claim is a compare-and-swap: of racing conversions exactly one
+        // matches `session_id IS NULL` (PostgreSQL re-checks it on the row
+        // the winner wrote), and the session is started only by the one whose
+        // claim holds, in the same transaction.
+        let done = self
+            .db
+            .batch(vec![
+                query(
+                    "UPDATE imported_sessions SET session_id = $2, converted_at = $3
+                     WHERE id = $1 AND session_id IS NULL AND ended_at IS NULL",
+                )
+                .bind(id)
+                .bind(sid)
+                .bind(now),
+                query(
+                    "INSERT INTO sessions (id, user_id, created_at, refresh_jti, access_jti,
+                         issued_at, refresh_exp, access_exp)
+                     SELECT $1, $2, $3, $4, $5, $6, $7, $8
+                     WHERE EXISTS (SELECT 1 FROM imported_sessions WHERE id = $9 AND session_id = $1)",
+                )
+                .bind(sid)
+                .bind(user.0)
+                .bind(now)
+                .bind(&t.refresh_jti)
+                .bind(&t.access_jti)
+                .bind(t.issued_at)
+                .bind(t.refresh_exp)
+                .bind(t.access_exp)
+                .bind(id),
+            ])
+            .await?;
+        Ok(done.first() == Some(&1))
+    }
+
+    async fn end_imported_session(&self, id: &str, now: UnixTime) -> Result<bool> {
+        // The session it became first, while the imported one still reads
+        // as live; then the imported one, which says whether this call ended it.
+        let done = self
+            .db
+            .batch(vec![
+                query(
+                    "UPDATE sessions SET ended_at = $2, end_reason = 'logout'
+                     WHERE ended_at IS NULL AND id = (SELECT session_id FROM imported_sessions
+                         WHERE id = $1 AND ended_at IS NULL)",
+                )
+                .bind(id)
+                .bind(now),
+                query(
+                    "UPDATE imported_sessions SET ended_at = $2
+                     WHERE id = $1 AND ended_at IS NULL",
+                )
+                .bind(id)
+                .bind(now),
+            ])
+            .await?;
+        Ok(done.get(1) == Some(&1))
     }
 }

@@ -232,6 +232,17 @@ impl Pool {
         write: bool,
         f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
+        self.call_within(write, Some(STATEMENT_TIMEOUT + Duration::from_secs(1)), f)
+            .await
+    }
+
+    /// `call`, waiting for the answer at most `bound` (None: until it comes).
+    async fn call_within<T: Send + 'static>(
+        &self,
+        write: bool,
+        bound: Option<Duration>,
+        f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         if !self.inner.healthy.load(Ordering::Acquire) {
             return Err(Error::Unavailable(format!(
                 "{} is missing or unreadable",
@@ -250,13 +261,18 @@ impl Pool {
         queue
             .send(Msg::Job(job))
             .map_err(|_| Error::Unavailable("the database is closed".into()))?;
-        match tokio::time::timeout(STATEMENT_TIMEOUT + Duration::from_secs(1), rx).await {
-            Ok(Ok(answer)) => answer,
-            Ok(Err(_)) => Err(Error::Unavailable("a database thread stopped".into())),
-            Err(_) => Err(Error::Unavailable(
-                "the database did not answer in time".into(),
-            )),
-        }
+        let answer = match bound {
+            Some(bound) => match tokio::time::timeout(bound, rx).await {
+                Ok(answer) => answer,
+                Err(_) => {
+                    return Err(Error::Unavailable(
+                        "the database did not answer in time".into(),
+                    ))
+                }
+            },
+            None => rx.await,
+        };
+        answer.unwrap_or_else(|_| Err(Error::Unavailable("a database thread stopped".into())))
     }
 
     pub async fn all<T: FromRow>(&self, q: Query) -> Result<Vec<T>> {
@@ -268,16 +284,16 @@ impl Pool {
     }
 
     pub async fn batch(&self, qs: Vec<Query>) -> Result<Vec<u64>> {
-        self.call(true, move |c| {
-            let tx = c.transaction().map_err(unavailable)?;
-            let mut counts = Vec::with_capacity(qs.len());
-            for q in &qs {
-                counts.push(execute(&tx, q)?);
-            }
-            tx.commit().map_err(unavailable)?;
-            Ok(counts)
-        })
-        .await
+        self.call(true, move |c| transaction(c, &qs)).await
+    }
+
+    /// `batch` with no bound on the whole: bulk work at the command line.
+    /// Each statement still waits at most `STATEMENT_TIMEOUT` for a lock;
+    /// an answer given up on while the transaction went on could report a
+    /// failure for what was in fact committed.
+    pub async fn long_batch(&self, qs: Vec<Query>) -> Result<Vec<u64>> {
+        self.call_within(true, None, move |c| transaction(c, &qs))
+            .await
     }
 
     pub async fn ping(&self) -> Result<()> {
@@ -425,6 +441,16 @@ fn rows<T: FromRow>(conn: &Connection, q: &Query) -> Result<Vec<T>> {
         out.push(T::from_row(&SqliteRow(row))?);
     }
     Ok(out)
+}
+
+fn transaction(c: &mut Connection, qs: &[Query]) -> Result<Vec<u64>> {
+    let tx = c.transaction().map_err(unavailable)?;
+    let mut counts = Vec::with_capacity(qs.len());
+    for q in qs {
+        counts.push(execute(&tx, q)?);
+    }
+    tx.commit().map_err(unavailable)?;
+    Ok(counts)
 }
 
 fn execute(conn: &Connection, q: &Query) -> Result<u64> {

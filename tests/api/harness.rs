@@ -170,7 +170,12 @@ impl TestApp {
     /// Spawn with configuration changes; a test that sets `sms` itself gets
     /// the configured sender instead of the recording one.
     pub async fn spawn_with(change: impl FnOnce(&mut Config)) -> Self {
-        let db = Arc::new(TestDb::create());
+        Self::spawn_on(backend(), change).await
+    }
+
+    /// `spawn_with` over a database on `backend`, whatever the suite runs on.
+    pub async fn spawn_on(backend: Backend, change: impl FnOnce(&mut Config)) -> Self {
+        let db = Arc::new(TestDb::create_on(backend));
         let clock = Arc::new(ManualClock::new());
         let sms = Arc::new(RecordingSms::default());
         Self::start(db, clock, sms, change).await
@@ -308,7 +313,7 @@ impl TestApp {
 
     /// Run one SQL statement on the app's database, behind the server's back.
     pub async fn execute_sql(&self, statement: &str) {
-        match backend() {
+        match self.backend() {
             Backend::Sqlite => {
                 let path = self.db_url.trim_start_matches("sqlite://").to_owned();
                 let statement = statement.to_owned();
@@ -333,7 +338,7 @@ impl TestApp {
     /// The single integer a query answers, read behind the server's back
     /// (e.g. `SELECT COUNT(*) FROM attempts`).
     pub async fn count(&self, sql: &str) -> i64 {
-        match backend() {
+        match self.backend() {
             Backend::Sqlite => {
                 let path = self.db_url.trim_start_matches("sqlite://").to_owned();
                 let sql = sql.to_owned();
@@ -356,6 +361,15 @@ impl TestApp {
 
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// The backend this app's database is on.
+    pub fn backend(&self) -> Backend {
+        if self.db_url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        }
     }
 
     async fn reply(r: reqwest::Response) -> Reply {

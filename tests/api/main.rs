@@ -15,6 +15,8 @@ mod delivery;
 mod django;
 mod harness;
 mod health;
+mod import_django;
+mod import_supabase;
 mod instances;
 mod kikapu;
 mod listeners;

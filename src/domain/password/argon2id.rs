@@ -89,6 +89,20 @@ pub struct Checked {
     pub current: bool,
 }
 
+/// Whether `phc` is an argon2 PHC string `check` could take, told without
+/// hashing (for imports, which have no password to try).
+pub fn well_formed(phc: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let version_ok = parsed.version.is_none_or(|v| Version::try_from(v).is_ok());
+    Algorithm::try_from(parsed.algorithm).is_ok()
+        && version_ok
+        && Params::try_from(&parsed).is_ok_and(|p| p.m_cost() <= MAX_FOREIGN_M_COST_KIB)
+        && parsed.hash.is_some()
+        && parsed.salt.is_some()
+}
+
 /// Check `password` against an argon2 PHC string (`$argon2id$v=19$m=…`), as
 /// argon2-cffi's `verify` does; None when the string is not one.
 ///

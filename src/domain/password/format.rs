@@ -62,6 +62,69 @@ pub fn check(memory: &mut Memory, stored: &str, password: &[u8]) -> Option<Verdi
     Some(Verdict::of(matches, false))
 }
 
+/// What a stored hash is, told without a password: what an import decides
+/// whether to keep it by (INTERFACE.md, "Import").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    /// A well-formed hash in a format `check` verifies.
+    Usable,
+    /// No password at all: empty, or Django's unusable password (`!…`).
+    NoPassword,
+    /// Anything else; the name of its format as far as it can be told
+    /// (`md5`, `fbscrypt`, `pbkdf2_sha256 (malformed)`), or `unrecognised`.
+    /// The name is never a piece of the stored string beyond a short
+    /// lowercase word, so a plaintext password cannot leak through it.
+    Unknown(String),
+}
+
+/// Tell what `stored` is, as `check` would take it.
+pub fn classify(stored: &str) -> Stored {
+    if stored.is_empty() || stored.starts_with('!') {
+        return Stored::NoPassword;
+    }
+    let (name, well_formed) = if stored.starts_with("$argon2") {
+        ("argon2", argon2id::well_formed(stored))
+    } else if stored.starts_with("$2") {
+        ("bcrypt", legacy::bcrypt_well_formed(stored))
+    } else {
+        let (algorithm, rest) = stored.split_once('$').unwrap_or((stored, ""));
+        let well_formed = match algorithm {
+            "pbkdf2_sha256" => legacy::pbkdf2_well_formed(Pbkdf2Digest::Sha256, stored),
+            "pbkdf2_sha1" => legacy::pbkdf2_well_formed(Pbkdf2Digest::Sha1, stored),
+            "scrypt" => legacy::scrypt_well_formed(stored),
+            "bcrypt_sha256" | "bcrypt" => legacy::bcrypt_well_formed(rest),
+            "argon2" => argon2id::well_formed(&format!("${rest}")),
+            _ => return Stored::Unknown(format_name(stored)),
+        };
+        (algorithm, well_formed)
+    };
+    if well_formed {
+        Stored::Usable
+    } else {
+        Stored::Unknown(format!("{name} (malformed)"))
+    }
+}
+
+/// The name of an unknown format: Django's `<algorithm>$…` or a PHC-like
+/// `$<id>$…`, when it is a short lowercase word.
+fn format_name(stored: &str) -> String {
+    let word = match stored.strip_prefix('$') {
+        Some(rest) => rest.split('$').next(),
+        None => stored.split_once('$').map(|(a, _)| a),
+    };
+    match word {
+        Some(w)
+            if (1..=24).contains(&w.len())
+                && w.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
+                }) =>
+        {
+            w.to_owned()
+        }
+        _ => "unrecognised".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +188,46 @@ mod tests {
             verdict(&format!("argon2{phc}"), PASSWORD),
             Some(Verdict::RightButStale)
         );
+    }
+
+    #[test]
+    fn imports_tell_usable_hashes_from_none_and_unknown_formats_without_a_password() {
+        use super::super::legacy::tests as django;
+        for stored in [
+            django::PBKDF2_SHA256,
+            django::PBKDF2_SHA1,
+            DJANGO_ARGON2ID,
+            DJANGO_ARGON2I_NO_VERSION,
+            django::BCRYPT_SHA256,
+            django::BCRYPT,
+            django::SCRYPT,
+            django::GOTRUE_BCRYPT,
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        ] {
+            assert_eq!(classify(stored), Stored::Usable, "{stored}");
+        }
+        for stored in ["", "!", "!Kx8hTgJyQ4wq2VhYrWz7pLmNbC3dE5fG6hJ"] {
+            assert_eq!(classify(stored), Stored::NoPassword, "{stored:?}");
+        }
+        for (stored, name) in [
+            ("md5$salt$8c5e4ab8e1f4b5d2b3c0b1a2d3e4f5a6", "md5"),
+            (
+                "unsalted_md5$$8c5e4ab8e1f4b5d2b3c0b1a2d3e4f5a6",
+                "unsalted_md5",
+            ),
+            ("$fbscrypt$v=1,n=14,r=8,p=1$c2FsdA$aGFzaA", "fbscrypt"),
+            ("plain text password", "unrecognised"),
+            ("Secret$Password", "unrecognised"),
+            ("pbkdf2_sha256$lots$salt$hash", "pbkdf2_sha256 (malformed)"),
+            ("bcrypt$$2b$12$short", "bcrypt (malformed)"),
+            ("$2b$12$short", "bcrypt (malformed)"),
+            (
+                "$argon2id$v=19$m=4194304,t=1,p=1$c2FsdHNhbHRzYWx0$AAAAAAAAAAAAAAAAAAAAAA",
+                "argon2 (malformed)",
+            ),
+        ] {
+            assert_eq!(classify(stored), Stored::Unknown(name.into()), "{stored}");
+        }
     }
 
     #[test]

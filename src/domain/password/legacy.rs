@@ -49,15 +49,7 @@ impl Pbkdf2Digest {
 /// salt used as its UTF-8 text, the key as long as the digest.
 /// None: not a well-formed hash of that kind.
 pub fn pbkdf2(digest: Pbkdf2Digest, encoded: &str, password: &[u8]) -> Option<bool> {
-    let mut parts = encoded.splitn(4, '$');
-    let (algorithm, iterations, salt, _hash) =
-        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    if algorithm != digest.algorithm() {
-        return None;
-    }
-    // Django treats 0 as "its default", which then differs from the stored
-    // number: such a string never verifies there either.
-    let iterations: NonZeroU32 = iterations.parse().ok()?;
+    let (iterations, salt) = pbkdf2_parts(digest, encoded)?;
     let (algorithm, len) = match digest {
         Pbkdf2Digest::Sha256 => (ring::pbkdf2::PBKDF2_HMAC_SHA256, 32),
         Pbkdf2Digest::Sha1 => (ring::pbkdf2::PBKDF2_HMAC_SHA1, 20),
@@ -73,9 +65,41 @@ pub fn pbkdf2(digest: Pbkdf2Digest, encoded: &str, password: &[u8]) -> Option<bo
     Some(equal(encoded, &again))
 }
 
+/// The iterations and salt of a well-formed `pbkdf2_*` string of `digest`.
+fn pbkdf2_parts(digest: Pbkdf2Digest, encoded: &str) -> Option<(NonZeroU32, &str)> {
+    let mut parts = encoded.splitn(4, '$');
+    let (algorithm, iterations, salt, _hash) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    if algorithm != digest.algorithm() {
+        return None;
+    }
+    // Django treats 0 as "its default", which then differs from the stored
+    // number: such a string never verifies there either.
+    Some((iterations.parse().ok()?, salt))
+}
+
+/// Whether `encoded` is a `pbkdf2_*` string `pbkdf2` could check.
+pub fn pbkdf2_well_formed(digest: Pbkdf2Digest, encoded: &str) -> bool {
+    pbkdf2_parts(digest, encoded).is_some()
+}
+
 /// Django's `ScryptPasswordHasher` (Django ≥ 4.2):
 /// `scrypt$<N>$<salt>$<r>$<p>$<base64(scrypt(password, salt, N, r, p, 64))>`.
 pub fn scrypt(encoded: &str, password: &[u8]) -> Option<bool> {
+    let (n, salt, r, p, params) = scrypt_parts(encoded)?;
+    let mut key = [0u8; 64];
+    scrypt::scrypt(password, salt.as_bytes(), &params, &mut key).ok()?;
+    let again = format!("scrypt${n}${salt}${r}${p}${}", STANDARD.encode(key));
+    Some(equal(encoded, &again))
+}
+
+/// Whether `encoded` is a `scrypt$…` string `scrypt` could check.
+pub fn scrypt_well_formed(encoded: &str) -> bool {
+    scrypt_parts(encoded).is_some()
+}
+
+/// N, salt, r, p and the parameters of a well-formed `scrypt$…` string.
+fn scrypt_parts(encoded: &str) -> Option<(u64, &str, u32, u32, scrypt::Params)> {
     let mut parts = encoded.splitn(6, '$');
     let (algorithm, n, salt, r, p, _hash) = (
         parts.next()?,
@@ -103,10 +127,7 @@ pub fn scrypt(encoded: &str, password: &[u8]) -> Option<bool> {
     }
     let log_n = u8::try_from(n.trailing_zeros()).ok()?;
     let params = scrypt::Params::new(log_n, r, p, 64).ok()?;
-    let mut key = [0u8; 64];
-    scrypt::scrypt(password, salt.as_bytes(), &params, &mut key).ok()?;
-    let again = format!("scrypt${n}${salt}${r}${p}${}", STANDARD.encode(key));
-    Some(equal(encoded, &again))
+    Some((n, salt, r, p, params))
 }
 
 /// A bcrypt string, `$2b$12$<22 salt><31 hash>` (also `$2a$`, `$2y$`):
@@ -116,6 +137,12 @@ pub fn scrypt(encoded: &str, password: &[u8]) -> Option<bool> {
 /// so no newer hash exists to disagree).
 pub fn bcrypt(hash: &str, password: &[u8]) -> Option<bool> {
     bcrypt::verify(password, hash).ok()
+}
+
+/// Whether `hash` is a bcrypt string `bcrypt` could check.
+pub fn bcrypt_well_formed(hash: &str) -> bool {
+    hash.parse::<bcrypt::HashParts>()
+        .is_ok_and(|p| (4..=31).contains(&p.get_cost()))
 }
 
 /// Django's `BCryptSHA256PasswordHasher`: bcrypt of the hex SHA-256 of the

@@ -11,7 +11,7 @@ mod format;
 mod legacy;
 mod pool;
 
-pub use format::Verdict;
+pub use format::{classify, Stored, Verdict};
 
 use super::error::{Error, Result};
 use super::secret::Secret;
