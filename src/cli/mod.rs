@@ -9,9 +9,9 @@ mod render;
 
 use crate::app::{App, Overrides};
 use crate::config::{Config, Contract};
-use crate::domain::clock::{Clock, SystemClock};
 use crate::domain::admin::{Actor, Admin, Paging};
 use crate::domain::audit::EventSink;
+use crate::domain::clock::{Clock, SystemClock};
 use crate::domain::directory::{self, UserInput};
 use crate::domain::org::OrgId;
 use crate::domain::origin::Origin;
@@ -361,7 +361,8 @@ async fn user_command(
     cmd: UserCommand,
 ) -> Result<serde_json::Value, crate::domain::Error> {
     use serde_json::{json, Value};
-    let users = |all: &[crate::domain::user::User]| Value::Array(all.iter().map(render::user).collect());
+    let users =
+        |all: &[crate::domain::user::User]| Value::Array(all.iter().map(render::user).collect());
     Ok(match cmd {
         UserCommand::Create(flags) => {
             let input = flags.into_input().map_err(crate::domain::Error::Invalid)?;

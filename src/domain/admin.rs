@@ -220,12 +220,9 @@ impl Admin<'_> {
     pub async fn create_user(&self, input: UserInput) -> Result<User> {
         let fields = input.fields();
         let done = directory::create_user(self.store, input, self.now, self.dialable).await;
-        self.record(
-            "create",
-            done.as_ref().ok().map(|u| u.id),
-            &done,
-            |e| e.with("fields", fields),
-        );
+        self.record("create", done.as_ref().ok().map(|u| u.id), &done, |e| {
+            e.with("fields", fields)
+        });
         done
     }
 
@@ -233,8 +230,7 @@ impl Admin<'_> {
     /// token issued before: `directory::update_user`).
     pub async fn update_user(&self, id: UserId, input: UserInput) -> Result<User> {
         let fields = input.fields();
-        let done =
-            directory::update_user(self.store, id, input, self.now, self.dialable).await;
+        let done = directory::update_user(self.store, id, input, self.now, self.dialable).await;
         self.record("update", Some(id), &done, |e| e.with("fields", fields));
         done
     }
@@ -252,8 +248,7 @@ impl Admin<'_> {
             is_active: Some(true),
             ..UserInput::default()
         };
-        let done =
-            directory::update_user(self.store, id, input, self.now, self.dialable).await;
+        let done = directory::update_user(self.store, id, input, self.now, self.dialable).await;
         self.record("reactivate", Some(id), &done, |e| e);
         done
     }
@@ -300,7 +295,9 @@ impl Admin<'_> {
         let done = self.end(id).await;
         let target = done.as_ref().ok().map(|s| s.user);
         self.record("end_session", target, &done, |e| match &done {
-            Ok(s) => e.with("session", s.id.clone()).with("kind", s.kind.as_str()),
+            Ok(s) => e
+                .with("session", s.id.clone())
+                .with("kind", s.kind.as_str()),
             Err(_) => e,
         });
         done
@@ -357,8 +354,13 @@ mod tests {
             }
         );
         assert_eq!(Paging::new(Some(3), Some(10)).unwrap().offset(), 20);
-        for (page, per_page) in [(0, 10), (-1, 10), (1, 0), (1, MAX_PER_PAGE + 1), (i64::MAX, 100)]
-        {
+        for (page, per_page) in [
+            (0, 10),
+            (-1, 10),
+            (1, 0),
+            (1, MAX_PER_PAGE + 1),
+            (i64::MAX, 100),
+        ] {
             assert!(
                 Paging::new(Some(page), Some(per_page)).is_err(),
                 "{page} {per_page}"

@@ -99,12 +99,7 @@ pub async fn sign_in(
     // `Inactive` only for who knew the password.
     let user = accounts.check_password(&name, password, origin).await?;
     if !user.is_staff {
-        accounts.emit(accounts.event(
-            EventKind::PasswordLogin,
-            "not_staff",
-            Some(user.id),
-            origin,
-        ));
+        accounts.emit(accounts.event(EventKind::PasswordLogin, "not_staff", Some(user.id), origin));
         return Ok(SignIn::NotStaff);
     }
     if user.otp_enabled {
