@@ -238,7 +238,15 @@ struct UserBody {
 
 impl UserBody {
     fn parse(body: &Bytes) -> Result<UserInput, ApiError> {
-        let b: UserBody = serde_json::from_slice(body)
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad(format!("the body is not JSON: {e}")))?;
+        // serde would take an array as the fields in order: only an object is.
+        if !value.is_object() {
+            return Err(ApiError::bad(
+                "the body must be a JSON object of a user's fields",
+            ));
+        }
+        let b: UserBody = serde_json::from_value(value)
             .map_err(|e| ApiError::bad(format!("the body is not a user's fields: {e}")))?;
         Ok(UserInput {
             username: b.username,

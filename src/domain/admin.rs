@@ -336,6 +336,9 @@ impl Admin<'_> {
                 "limit must be between 1 and {MAX_AUDIT_LIMIT}"
             )));
         }
+        // What this instance recorded so far is in the answer: an operator
+        // sees their own change at once.
+        self.events.flush().await;
         self.store.audit(filter).await
     }
 }

@@ -6,6 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod abuse;
+mod admin_api;
+mod admin_support;
 mod at_rest;
 mod audit;
 mod cli;
