@@ -12,6 +12,7 @@ mod at_rest;
 mod audit;
 mod cli;
 mod connections;
+mod console;
 mod cors;
 mod delivery;
 mod django;
