@@ -352,7 +352,7 @@ fn audit_table(records: &[AuditRecord], with_user: bool) -> Markup {
                 tbody {
                     @for r in records {
                         tr {
-                            td { (when(r.time)) }
+                            td.when { (when(r.time)) }
                             td { (r.event) }
                             td { @if r.outcome == "success" { span.badge.ok { (r.outcome) } } @else { span.badge.off { (r.outcome) } } }
                             @if with_user {
@@ -454,9 +454,9 @@ pub fn user(frame: &Frame<'_>, flash: &Option<Notice>, v: &UserView<'_>) -> Mark
                                 tr {
                                     td { (s.kind.as_str().replace('_', " ")) }
                                     td.mono { (s.id) }
-                                    td { @match s.created_at { Some(t) => (when(t)), None => span.muted { "–" } } }
-                                    td { @match s.last_used { Some(t) => (when(t)), None => span.muted { "–" } } }
-                                    td { (when(s.expires_at)) }
+                                    td.when { @match s.created_at { Some(t) => (when(t)), None => span.muted { "–" } } }
+                                    td.when { @match s.last_used { Some(t) => (when(t)), None => span.muted { "–" } } }
+                                    td.when { (when(s.expires_at)) }
                                     td {
                                         form.inline method="post" action={ "/admin/sessions/" (s.id) "/end" } {
                                             input type="hidden" name="csrf" value=(csrf);
