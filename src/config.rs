@@ -110,6 +110,14 @@ pub struct Config {
     /// The admin listener's address (`/metrics`, the admin API and console);
     /// None when `ACCOUNTD_ADMIN_LISTEN=off`.
     pub admin_listen: Option<String>,
+    /// The admin API's bearer token (`ACCOUNTD_ADMIN_TOKEN`); None: no
+    /// bearer access, the console's sign-in only.
+    pub admin_token: Option<Secret>,
+    /// How long a console sign-in lasts at most.
+    pub admin_session_seconds: i64,
+    /// The console is reached over HTTPS (a TLS proxy in front): its cookie
+    /// is marked `Secure`.
+    pub admin_https: bool,
     pub contracts: Vec<Contract>,
     pub jwt_secret: Option<String>,
     /// GoTrue's JWT secret: Supabase access tokens of imported sessions are
@@ -207,6 +215,7 @@ impl fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("contracts", &self.contracts)
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "***"))
+            .field("admin_token", &self.admin_token.as_ref().map(|_| "***"))
             .field(
                 "supabase_jwt_secret",
                 &self.supabase_jwt_secret.as_ref().map(|_| "***"),
@@ -352,6 +361,9 @@ impl Config {
                 Some(v) if v.trim().eq_ignore_ascii_case("off") => None,
                 Some(v) => Some(v.trim().to_owned()),
             },
+            admin_token: take("admin_token").map(Secret::new),
+            admin_session_seconds: positive(&mut take, "admin_session_seconds", 8 * 3600)?,
+            admin_https: boolean(&mut take, "admin_https", false)?,
             contracts,
             jwt_secret: take("jwt_secret"),
             supabase_jwt_secret: take("supabase_jwt_secret").map(Secret::new),
@@ -421,6 +433,16 @@ impl Config {
                 }
             },
         };
+        if let Some(token) = &config.admin_token {
+            // A guessable token would open every account to whoever reaches
+            // the admin listener: as long as the signing secret at least.
+            let n = token.expose().len();
+            if n < 32 {
+                return Err(format!(
+                    "ACCOUNTD_ADMIN_TOKEN: must be at least 32 bytes long (got {n})"
+                ));
+            }
+        }
         if let Some(secret) = &config.jwt_secret {
             crate::domain::tokens::check_secret(secret.as_bytes())
                 .map_err(|e| format!("ACCOUNTD_JWT_SECRET: {e}"))?;
@@ -526,6 +548,10 @@ mod tests {
                 "s3cret-signing-key-of-thirty-two-bytes",
             ),
             ("ACCOUNTD_SUPABASE_JWT_SECRET", "gotrue-jwt-secret"),
+            (
+                "ACCOUNTD_ADMIN_TOKEN",
+                "admin-bearer-token-of-32-bytes-at-least",
+            ),
             ("ACCOUNTD_SMS_PROVIDER", "webhook"),
             (
                 "ACCOUNTD_SMS_WEBHOOK_URL",
@@ -542,6 +568,7 @@ mod tests {
             "hunter2",
             "s3cret-signing-key",
             "gotrue-jwt-secret",
+            "admin-bearer-token",
             "abc123",
         ] {
             assert!(!shown.contains(secret), "{shown}");
@@ -608,6 +635,26 @@ mod tests {
         let ok = "0123456789abcdef0123456789abcdef";
         let c = Config::from_sources(&vars(&[("ACCOUNTD_JWT_SECRET", ok)])).unwrap();
         assert_eq!(c.jwt_secret.as_deref(), Some(ok));
+    }
+
+    #[test]
+    fn the_admin_settings_default_to_no_token_eight_hour_sign_ins_and_plain_http() {
+        let c = Config::from_sources(&[]).unwrap();
+        assert_eq!(
+            (c.admin_token, c.admin_session_seconds, c.admin_https),
+            (None, 28_800, false)
+        );
+        let e = Config::from_sources(&vars(&[("ACCOUNTD_ADMIN_TOKEN", "short")])).unwrap_err();
+        assert_eq!(
+            e,
+            "ACCOUNTD_ADMIN_TOKEN: must be at least 32 bytes long (got 5)"
+        );
+        let c = Config::from_sources(&vars(&[
+            ("ACCOUNTD_ADMIN_HTTPS", "true"),
+            ("ACCOUNTD_ADMIN_SESSION_SECONDS", "600"),
+        ]))
+        .unwrap();
+        assert_eq!((c.admin_session_seconds, c.admin_https), (600, true));
     }
 
     #[test]

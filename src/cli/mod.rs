@@ -1,12 +1,16 @@
 //! The command line (INTERFACE.md, "The binary and its commands"):
-//! `serve`, `migrate`, `user …`, `org …`, `import …`. Results are JSON on
-//! stdout; errors one line on stderr (an import: one per bad row) with a
-//! non-zero exit.
+//! `serve`, `migrate`, `user …`, `org …`, `import …`, `backup`. Results are
+//! JSON on stdout; errors one line on stderr (an import: one per bad row)
+//! with a non-zero exit. What `user …` changes goes through the same
+//! administration use cases as the admin API and console
+//! (`domain::admin`), and is an audit record of contract `cli`.
 
 mod render;
 
 use crate::app::{App, Overrides};
 use crate::config::{Config, Contract};
+use crate::domain::admin::{Actor, Admin, Paging};
+use crate::domain::audit::EventSink;
 use crate::domain::clock::{Clock, SystemClock};
 use crate::domain::directory::{self, UserInput};
 use crate::domain::org::OrgId;
@@ -43,6 +47,11 @@ enum Command {
     /// Bring users, password hashes and live tokens over from Django or Supabase.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Copy a SQLite database, consistently, while the server runs (PostgreSQL: use pg_dump).
+    Backup {
+        /// The copy to write: a new file, made readable by its owner only.
+        path: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -85,6 +94,8 @@ enum UserCommand {
     Create(UserFlags),
     /// Print every user as a JSON array.
     List,
+    /// Print the users whose username, phone or email contains TEXT (any case), as a JSON array.
+    Find { text: String },
     /// Print one user.
     Show { id: i64 },
     /// Change the given fields of a user and print it.
@@ -99,6 +110,10 @@ enum UserCommand {
     Logout { id: i64 },
     /// Clear the user's failed-login throttle.
     Unlock { id: i64 },
+    /// Delete the user and everything of theirs (tokens, sessions, memberships).
+    Delete { id: i64 },
+    /// Print the user's live sessions and refresh tokens as a JSON array.
+    Sessions { id: i64 },
 }
 
 #[derive(Debug, Args)]
@@ -131,6 +146,9 @@ struct UserFlags {
     /// Further attributes as a JSON object (replaces the stored profile).
     #[arg(long)]
     profile: Option<String>,
+    /// May sign in to the admin console; `--staff=false` takes that away.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    staff: Option<bool>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -180,6 +198,7 @@ impl UserFlags {
             otp_enabled: self.otp_enabled,
             is_active: self.inactive.map(|inactive| !inactive),
             profile: self.profile,
+            is_staff: self.staff,
         })
     }
 }
@@ -240,43 +259,28 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             let store = store::open(&config.database_url)
                 .await
                 .map_err(|e| e.to_string())?;
-            let store = store.as_ref();
-            let strict = config.phone_strict;
-            let user = match cmd {
-                UserCommand::Create(flags) => {
-                    directory::create_user(store, flags.into_input()?, SystemClock.now(), strict)
-                        .await
-                }
-                UserCommand::Update { id, flags } => {
-                    let input = flags.into_input()?;
-                    directory::update_user(store, UserId(id), input, SystemClock.now(), strict)
-                        .await
-                }
-                UserCommand::Logout { id } => {
-                    directory::logout_user(store, UserId(id), SystemClock.now()).await
-                }
-                UserCommand::Unlock { id } => {
-                    let key = crate::app::otp_key(store).await?;
-                    let cleared = directory::unlock_user(store, &key, UserId(id))
-                        .await
-                        .map_err(render::error)?;
-                    return print(serde_json::json!({"id": id, "cleared_attempts": cleared}));
-                }
-                UserCommand::Deactivate { id } => {
-                    directory::deactivate_user(store, UserId(id)).await
-                }
-                UserCommand::Show { id } => store
-                    .user_by_id(UserId(id))
-                    .await
-                    .and_then(|u| u.ok_or(crate::domain::Error::NotFound("user"))),
-                UserCommand::List => {
-                    let users = store.list_users().await.map_err(|e| e.to_string())?;
-                    return print(serde_json::Value::Array(
-                        users.iter().map(render::user).collect(),
-                    ));
-                }
+            let key = crate::app::otp_key(store.as_ref()).await?;
+            // Every change is an audit record, written before the command ends.
+            let events = store::AuditWriter::start(store.clone());
+            let admin = Admin {
+                store: store.as_ref(),
+                events: events.as_ref(),
+                key: &key,
+                dialable: config.phone_strict,
+                now: SystemClock.now(),
+                actor: Actor::cli(),
             };
-            print(render::user(&user.map_err(render::error)?))
+            let done = user_command(&admin, cmd).await;
+            events.flush().await;
+            print(done.map_err(render::error)?)
+        }
+        Command::Backup { path } => {
+            let done = store::backup(&config.database_url, &path).await?;
+            print(serde_json::json!({
+                "backup": done.path.display().to_string(),
+                "bytes": done.bytes,
+                "users": done.users,
+            }))
         }
         Command::Import(cmd) => {
             let store = store::open(&config.database_url)
@@ -349,4 +353,47 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             }
         }
     }
+}
+
+/// One `user …` command, as the JSON it prints.
+async fn user_command(
+    admin: &Admin<'_>,
+    cmd: UserCommand,
+) -> Result<serde_json::Value, crate::domain::Error> {
+    use serde_json::{json, Value};
+    let users =
+        |all: &[crate::domain::user::User]| Value::Array(all.iter().map(render::user).collect());
+    Ok(match cmd {
+        UserCommand::Create(flags) => {
+            let input = flags.into_input().map_err(crate::domain::Error::Invalid)?;
+            render::user(&admin.create_user(input).await?)
+        }
+        UserCommand::Update { id, flags } => {
+            let input = flags.into_input().map_err(crate::domain::Error::Invalid)?;
+            render::user(&admin.update_user(UserId(id), input).await?)
+        }
+        UserCommand::Logout { id } => render::user(&admin.logout_user(UserId(id)).await?),
+        UserCommand::Unlock { id } => {
+            let cleared = admin.unlock_user(UserId(id)).await?;
+            json!({"id": id, "cleared_attempts": cleared})
+        }
+        UserCommand::Deactivate { id } => render::user(&admin.deactivate(UserId(id)).await?),
+        UserCommand::Delete { id } => {
+            admin.delete_user(UserId(id)).await?;
+            json!({"id": id, "deleted": true})
+        }
+        UserCommand::Sessions { id } => Value::Array(
+            admin
+                .sessions(UserId(id))
+                .await?
+                .iter()
+                .map(crate::admin::json::session)
+                .collect(),
+        ),
+        UserCommand::Show { id } => render::user(&admin.user(UserId(id)).await?),
+        UserCommand::List => users(&admin.store.list_users().await?),
+        UserCommand::Find { text } => {
+            users(&admin.find_users(&text, Paging::everything()).await?.users)
+        }
+    })
 }

@@ -175,6 +175,12 @@ impl Accounts {
         &self.policies
     }
 
+    /// The server's key for codes and counters (an operator's unlock names
+    /// the counters by it).
+    pub fn otp_key(&self) -> &OtpKey {
+        &self.otp_key
+    }
+
     async fn find_user(&self, name: &LoginName) -> Result<Option<User>> {
         match name {
             LoginName::Username(u) => self.store.user_by_username(u).await,

@@ -27,6 +27,31 @@ pub struct UserInput {
     pub is_active: Option<bool>,
     /// A JSON object of further attributes; replaces the stored one.
     pub profile: Option<String>,
+    /// May sign in to the admin console.
+    pub is_staff: Option<bool>,
+}
+
+impl UserInput {
+    /// The names of the fields given, for the audit trail: which fields an
+    /// operator set, never their values.
+    pub fn fields(&self) -> Vec<&'static str> {
+        [
+            ("username", self.username.is_some()),
+            ("phone", self.phone.is_some()),
+            ("email", self.email.is_some()),
+            ("password", self.password.is_some()),
+            ("first_name", self.first_name.is_some()),
+            ("last_name", self.last_name.is_some()),
+            ("role", self.role.is_some()),
+            ("otp_enabled", self.otp_enabled.is_some()),
+            ("is_active", self.is_active.is_some()),
+            ("profile", self.profile.is_some()),
+            ("is_staff", self.is_staff.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, given)| given.then_some(name))
+        .collect()
+    }
 }
 
 /// Django's username rule: 1 to 150 of letters, digits and `@ . + - _`.
@@ -147,6 +172,7 @@ pub async fn create_user(
             profile,
             password_hash,
             date_joined: now,
+            is_staff: input.is_staff.unwrap_or(false),
         })
         .await
 }
@@ -207,6 +233,7 @@ pub async fn update_user(
         otp_enabled: input.otp_enabled,
         profile,
         password_hash,
+        is_staff: input.is_staff,
     };
     store.update_user(id, &patch).await
 }

@@ -127,6 +127,7 @@ fn new_user(r: &Incoming, id: UserId) -> User {
         role: r.role.clone(),
         is_active: r.is_active,
         otp_enabled: false,
+        is_staff: false,
         date_joined: r.date_joined,
         last_login: r.last_login,
         profile: r.profile.clone(),
@@ -183,6 +184,7 @@ pub fn plan_django(existing: &[User], incoming: &[Incoming]) -> Result<Vec<User>
                         profile: merged_profile(&old.profile, &r.profile),
                         password_hash,
                         otp_enabled: old.otp_enabled,
+                        is_staff: old.is_staff,
                         tokens_valid_after: old.tokens_valid_after,
                         ..new_user(r, id)
                     },

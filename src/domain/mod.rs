@@ -2,8 +2,10 @@
 //! all five contracts. No HTTP, no SQL, no wire shapes live here.
 
 pub mod accounts;
+pub mod admin;
 pub mod audit;
 pub mod clock;
+pub mod console;
 pub mod directory;
 pub mod error;
 pub mod import;

@@ -1,8 +1,10 @@
 //! What the domain needs from the outside world. One Store implementation per
 //! database; one SmsSender per gateway.
 
+use super::admin::LiveSession;
 use super::audit::{AuditEvent, AuditFilter, AuditRecord};
 use super::clock::UnixTime;
+use super::console::ConsoleSession;
 use super::error::Result;
 use super::import::{ImportWrite, ImportedSessionState};
 use super::org::{NewOrg, Org, OrgId};
@@ -260,6 +262,38 @@ pub trait Store: Send + Sync {
     /// End an imported session and the session it became, if any; true if
     /// this call ended it.
     async fn end_imported_session(&self, id: &str, now: UnixTime) -> Result<bool>;
+
+    /// Users whose username, phone or email contains `text` (any case;
+    /// every user when None), by id: `limit` of them after `offset`, and
+    /// how many match in all.
+    async fn find_users(
+        &self,
+        text: Option<&str>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<User>, i64)>;
+    /// Delete a user and everything of theirs (tokens, sessions,
+    /// memberships, console sessions) in one transaction; false if there
+    /// was no such user. Audit records stay.
+    async fn delete_user(&self, id: UserId) -> Result<bool>;
+    /// What still works at `now`, newest first: live sessions, outstanding
+    /// refresh tokens neither expired nor blacklisted, imported sessions not
+    /// ended, expired or converted; of one user, or the one with this id.
+    async fn live_sessions(
+        &self,
+        user: Option<UserId>,
+        id: Option<&str>,
+        now: UnixTime,
+    ) -> Result<Vec<LiveSession>>;
+
+    /// Keep a new console sign-in.
+    async fn create_console_session(&self, session: &ConsoleSession) -> Result<()>;
+    /// The console sign-in stored under this id, with its user, live or not.
+    async fn console_session(&self, id_sha256: &str) -> Result<Option<(ConsoleSession, User)>>;
+    /// The sign-in was used at `now`.
+    async fn touch_console_session(&self, id_sha256: &str, now: UnixTime) -> Result<()>;
+    /// Forget a console sign-in; true if there was one.
+    async fn end_console_session(&self, id_sha256: &str) -> Result<bool>;
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -28,6 +28,8 @@ pub struct User {
     /// Tokens issued before this instant are refused (set by a reactivation,
     /// a password change, `user logout`).
     pub tokens_valid_after: Option<UnixTime>,
+    /// May sign in to the admin console.
+    pub is_staff: bool,
 }
 
 impl User {
@@ -74,6 +76,7 @@ pub struct NewUser {
     pub profile: Map<String, Value>,
     pub password_hash: Option<String>,
     pub date_joined: UnixTime,
+    pub is_staff: bool,
 }
 
 /// Changes to a user; None leaves a field as it is.
@@ -89,6 +92,7 @@ pub struct UserPatch {
     pub otp_enabled: Option<bool>,
     pub profile: Option<Map<String, Value>>,
     pub password_hash: Option<String>,
+    pub is_staff: Option<bool>,
 }
 
 /// How a password login names its account.

@@ -10,7 +10,10 @@ use axum::{Json, Router};
 
 /// Everything the admin listener serves.
 pub fn router(state: AppState) -> Router {
-    Router::new().fallback(not_found).with_state(state)
+    Router::new()
+        .merge(crate::admin::router(&state))
+        .fallback(not_found)
+        .with_state(state)
 }
 
 /// Errors of the admin surface are `{"error": "…"}` (INTERFACE.md, "Administration").

@@ -6,9 +6,11 @@
 //! - `sqlite.rs`, `postgres.rs`: connections and migration locking;
 //! - `migrate.rs`: the migrations of `migrations/`, one file each for both;
 //! - `rows.rs`: rows read into domain values;
-//! - `audit.rs`: the audit trail's batching writer.
+//! - `audit.rs`: the audit trail's batching writer;
+//! - `backup.rs`: `accountd backup`, a consistent copy of a SQLite database.
 
 mod audit;
+mod backup;
 pub mod db;
 mod migrate;
 pub mod postgres;
@@ -17,6 +19,7 @@ mod rows;
 pub mod sqlite;
 
 pub use audit::AuditWriter;
+pub use backup::{backup, Backup};
 pub use queries::SqlStore;
 
 use crate::domain::ports::Store;

@@ -8,9 +8,11 @@
 
 use super::db::{query, Db};
 use super::db::{FromRow, Row};
-use super::rows::{user_columns, FlaggedUser};
+use super::rows::{user_columns, FlaggedUser, USER_WIDTH};
+use crate::domain::admin::{LiveSession, SessionKind};
 use crate::domain::audit::{AuditEvent, AuditFilter, AuditRecord};
 use crate::domain::clock::UnixTime;
+use crate::domain::console::ConsoleSession;
 use crate::domain::error::{Error, Result};
 use crate::domain::import::{ImportWrite, ImportedSessionState};
 use crate::domain::org::{NewOrg, Org, OrgId};
@@ -80,7 +82,7 @@ fn profile_text(p: &serde_json::Map<String, serde_json::Value>) -> String {
 
 /// What `prune` deletes, and how many seconds before now it must be older than.
 /// Codes and failures are kept a day: longer than any window that counts them.
-const PRUNE: [(&str, i64); 6] = [
+const PRUNE: [(&str, i64); 7] = [
     ("DELETE FROM refresh_tokens WHERE expires_at < $1", 0),
     // A session whose live refresh token expired can do nothing any more;
     // a missing session refuses its tokens as an ended one does.
@@ -90,7 +92,70 @@ const PRUNE: [(&str, i64); 6] = [
     ("DELETE FROM attempts WHERE at < $1", 86_400),
     // Their refresh tokens go with them (ON DELETE CASCADE).
     ("DELETE FROM imported_sessions WHERE expires_at < $1", 0),
+    ("DELETE FROM console_sessions WHERE expires_at < $1", 0),
 ];
+
+/// `text` as a LIKE pattern that finds it anywhere: its own `%`, `_` and
+/// `\` escaped (the statements say `ESCAPE '\'`), so they match themselves.
+fn contains_pattern(text: &str) -> String {
+    let mut p = String::with_capacity(text.len() + 2);
+    p.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+/// The search both statements of `find_users` share: any case, on both
+/// databases (SQLite's LOWER folds ASCII only, PostgreSQL's the locale's).
+macro_rules! user_search {
+    () => {
+        " FROM users WHERE $1 IS NULL
+            OR LOWER(username) LIKE LOWER($1) ESCAPE '\\'
+            OR LOWER(phone) LIKE LOWER($1) ESCAPE '\\'
+            OR LOWER(email) LIKE LOWER($1) ESCAPE '\\'"
+    };
+}
+
+impl FromRow for LiveSession {
+    fn from_row(r: &dyn Row) -> Result<Self> {
+        let kind = r.text(0)?;
+        Ok(LiveSession {
+            kind: SessionKind::parse(&kind)
+                .ok_or_else(|| Error::Internal(format!("unknown session kind {kind:?}")))?,
+            id: r.text(1)?,
+            user: UserId(r.int(2)?),
+            created_at: r.opt_int(3)?,
+            expires_at: r.int(4)?,
+            last_used: r.opt_int(5)?,
+        })
+    }
+}
+
+/// A console sign-in and its user: `user_columns!()`, then the session's.
+struct ConsoleRow(ConsoleSession, User);
+
+impl FromRow for ConsoleRow {
+    fn from_row(r: &dyn Row) -> Result<Self> {
+        let user = User::from_row(r)?;
+        let w = USER_WIDTH;
+        Ok(ConsoleRow(
+            ConsoleSession {
+                id_sha256: r.text(w)?,
+                user: user.id,
+                csrf_token: r.text(w + 1)?,
+                created_at: r.int(w + 2)?,
+                expires_at: r.int(w + 3)?,
+                last_seen: r.int(w + 4)?,
+            },
+            user,
+        ))
+    }
+}
 
 /// The columns `ImportedSessionState::from_row` reads, in its order.
 macro_rules! imported_session_columns {
@@ -226,8 +291,8 @@ impl Store for SqlStore {
             .one(
                 query(concat!(
                     "INSERT INTO users (username, email, phone, first_name, last_name, role,
-                         is_active, otp_enabled, date_joined, profile, password_hash)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING ",
+                         is_active, otp_enabled, date_joined, profile, password_hash, is_staff)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING ",
                     user_columns!()
                 ))
                 .bind(&u.username)
@@ -240,7 +305,8 @@ impl Store for SqlStore {
                 .bind(u.otp_enabled)
                 .bind(u.date_joined)
                 .bind(profile_text(&u.profile))
-                .bind(&u.password_hash),
+                .bind(&u.password_hash)
+                .bind(u.is_staff),
             )
             .await
     }
@@ -255,8 +321,9 @@ impl Store for SqlStore {
                         phone = COALESCE($3, phone), first_name = COALESCE($4, first_name),
                         last_name = COALESCE($5, last_name), role = COALESCE($6, role),
                         is_active = COALESCE($7, is_active), otp_enabled = COALESCE($8, otp_enabled),
-                        profile = COALESCE($9, profile), password_hash = COALESCE($10, password_hash)
-                     WHERE id = $11 RETURNING ",
+                        profile = COALESCE($9, profile), password_hash = COALESCE($10, password_hash),
+                        is_staff = COALESCE($11, is_staff)
+                     WHERE id = $12 RETURNING ",
                     user_columns!()
                 ))
                 .bind(&p.username)
@@ -269,6 +336,7 @@ impl Store for SqlStore {
                 .bind(p.otp_enabled)
                 .bind(p.profile.as_ref().map(profile_text))
                 .bind(&p.password_hash)
+                .bind(p.is_staff)
                 .bind(id.0),
             )
             .await?
@@ -1030,5 +1098,142 @@ impl Store for SqlStore {
             ])
             .await?;
         Ok(done.get(1) == Some(&1))
+    }
+
+    async fn find_users(
+        &self,
+        text: Option<&str>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<User>, i64)> {
+        // Two statements: the page and the count (a page past the end still
+        // says how many there are).
+        let pattern = text.map(contains_pattern);
+        let users = self
+            .db
+            .all(
+                query(concat!(
+                    "SELECT ",
+                    user_columns!(),
+                    user_search!(),
+                    " ORDER BY id LIMIT $2 OFFSET $3"
+                ))
+                .bind(pattern.clone())
+                .bind(limit)
+                .bind(offset),
+            )
+            .await?;
+        let total = self
+            .db
+            .one(query(concat!("SELECT COUNT(*)", user_search!())).bind(pattern))
+            .await?;
+        Ok((users, total))
+    }
+
+    async fn delete_user(&self, id: UserId) -> Result<bool> {
+        // Blacklist entries name their user without a foreign key (a token
+        // may be blacklisted for a user an import has not brought yet); the
+        // rest goes with the user row (ON DELETE CASCADE).
+        let done = self
+            .db
+            .batch(vec![
+                query("DELETE FROM blacklisted_tokens WHERE user_id = $1").bind(id.0),
+                query("DELETE FROM users WHERE id = $1").bind(id.0),
+            ])
+            .await?;
+        Ok(done.get(1) == Some(&1))
+    }
+
+    async fn live_sessions(
+        &self,
+        user: Option<UserId>,
+        id: Option<&str>,
+        now: UnixTime,
+    ) -> Result<Vec<LiveSession>> {
+        // What `revoke_tokens` ends, as it stands now. Refresh tokens of
+        // delivery sessions are not in refresh_tokens: the session is the
+        // one entry. An imported session that became a session is shown as
+        // that session.
+        self.db
+            .all(
+                query(
+                    "SELECT 'session', id, user_id, created_at, refresh_exp, rotated_at
+                     FROM sessions
+                     WHERE ($1 IS NULL OR user_id = $1) AND ($2 IS NULL OR id = $2)
+                       AND ended_at IS NULL AND refresh_exp > $3
+                     UNION ALL
+                     SELECT 'refresh_token', r.jti, r.user_id, r.issued_at, r.expires_at,
+                         CAST(NULL AS BIGINT)
+                     FROM refresh_tokens r
+                     WHERE ($1 IS NULL OR r.user_id = $1) AND ($2 IS NULL OR r.jti = $2)
+                       AND r.expires_at > $3
+                       AND NOT EXISTS (SELECT 1 FROM blacklisted_tokens b WHERE b.jti = r.jti)
+                     UNION ALL
+                     SELECT 'imported_session', id, user_id, CAST(NULL AS BIGINT), expires_at,
+                         CAST(NULL AS BIGINT)
+                     FROM imported_sessions
+                     WHERE ($1 IS NULL OR user_id = $1) AND ($2 IS NULL OR id = $2)
+                       AND ended_at IS NULL AND session_id IS NULL AND expires_at > $3
+                     ORDER BY 4 DESC NULLS LAST, 2",
+                )
+                .bind(user.map(|u| u.0))
+                .bind(id)
+                .bind(now),
+            )
+            .await
+    }
+
+    async fn create_console_session(&self, c: &ConsoleSession) -> Result<()> {
+        self.db
+            .run(
+                query(
+                    "INSERT INTO console_sessions (id_sha256, user_id, csrf_token, created_at,
+                         expires_at, last_seen) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&c.id_sha256)
+                .bind(c.user.0)
+                .bind(&c.csrf_token)
+                .bind(c.created_at)
+                .bind(c.expires_at)
+                .bind(c.last_seen),
+            )
+            .await
+            .map(drop)
+    }
+
+    async fn console_session(&self, id_sha256: &str) -> Result<Option<(ConsoleSession, User)>> {
+        let row: Option<ConsoleRow> = self
+            .db
+            .opt(
+                query(concat!(
+                    "SELECT ",
+                    user_columns!(),
+                    ", c.id_sha256, c.csrf_token, c.created_at, c.expires_at, c.last_seen
+                     FROM console_sessions c JOIN users ON users.id = c.user_id
+                     WHERE c.id_sha256 = $1"
+                ))
+                .bind(id_sha256),
+            )
+            .await?;
+        Ok(row.map(|ConsoleRow(session, user)| (session, user)))
+    }
+
+    async fn touch_console_session(&self, id_sha256: &str, now: UnixTime) -> Result<()> {
+        self.db
+            .run(
+                query("UPDATE console_sessions SET last_seen = $2 WHERE id_sha256 = $1")
+                    .bind(id_sha256)
+                    .bind(now),
+            )
+            .await
+            .map(drop)
+    }
+
+    async fn end_console_session(&self, id_sha256: &str) -> Result<bool> {
+        let done = self
+            .db
+            .run(query("DELETE FROM console_sessions WHERE id_sha256 = $1").bind(id_sha256))
+            .await?;
+        Ok(done == 1)
     }
 }

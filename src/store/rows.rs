@@ -14,13 +14,13 @@ macro_rules! user_columns {
     () => {
         "users.id, users.username, users.email, users.phone, users.first_name, users.last_name, \
          users.role, users.is_active, users.otp_enabled, users.date_joined, users.last_login, \
-         users.profile, users.password_hash, users.tokens_valid_after"
+         users.profile, users.password_hash, users.tokens_valid_after, users.is_staff"
     };
 }
 pub(crate) use user_columns;
 
 /// Columns of `user_columns!` that come before any extra column.
-pub const USER_WIDTH: usize = 14;
+pub const USER_WIDTH: usize = 15;
 
 impl FromRow for User {
     fn from_row(r: &dyn Row) -> Result<Self> {
@@ -55,6 +55,7 @@ impl FromRow for User {
             profile,
             password_hash: r.opt_text(12)?,
             tokens_valid_after: r.opt_int(13)?,
+            is_staff: r.boolean(14)?,
         })
     }
 }

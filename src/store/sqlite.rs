@@ -55,7 +55,7 @@ struct Inner {
 }
 
 /// The file a URL names: `sqlite://PATH`, `sqlite:PATH`, query string ignored.
-fn path_of(url: &str) -> Result<PathBuf> {
+pub(crate) fn path_of(url: &str) -> Result<PathBuf> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))

@@ -70,7 +70,7 @@ fn user_create_prints_the_stored_user_without_its_password() {
         without_dates(ok(run)),
         json!({"id": 1, "username": "ann", "email": "ann@example.com", "phone": "+255712345678",
                "first_name": "Ann", "last_name": "Lee", "role": "AGENT", "is_active": true,
-               "otp_enabled": false, "date_joined": "<date>", "last_login": null, "profile": {"agent_id": "AG1"}})
+               "is_staff": false, "otp_enabled": false, "date_joined": "<date>", "last_login": null, "profile": {"agent_id": "AG1"}})
     );
 }
 
@@ -93,7 +93,7 @@ fn user_create_reads_the_password_from_stdin_and_takes_flags_for_otp_and_inactiv
     assert_eq!(
         without_dates(user),
         json!({"id": 1, "username": null, "email": null, "phone": "+12025550111", "first_name": "",
-               "last_name": "", "role": null, "is_active": false, "otp_enabled": true,
+               "last_name": "", "role": null, "is_active": false, "is_staff": false, "otp_enabled": true,
                "date_joined": "<date>", "last_login": null, "profile": {}})
     );
 }
@@ -206,7 +206,7 @@ fn user_list_show_update_and_deactivate_work_on_stored_users() {
     assert_eq!(
         without_dates(updated),
         json!({"id": 2, "username": "bob", "email": null, "phone": "+12025550112", "first_name": "Bob",
-               "last_name": "", "role": "student", "is_active": true, "otp_enabled": true,
+               "last_name": "", "role": "student", "is_active": true, "is_staff": false, "otp_enabled": true,
                "date_joined": "<date>", "last_login": null, "profile": {"major": "Physics"}})
     );
     let off = ok(run_cli(

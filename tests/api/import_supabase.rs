@@ -429,7 +429,7 @@ async fn gotrue_users_and_sessions_come_over_into(target: Backend) {
                 login: Value,
                 profile: Value| {
         json!({"id": id, "username": null, "email": email, "phone": phone, "first_name": "",
-               "last_name": "", "role": role, "is_active": active, "otp_enabled": false,
+               "last_name": "", "role": role, "is_active": active, "is_staff": false, "otp_enabled": false,
                "date_joined": joined, "last_login": login, "profile": profile})
     };
     assert_eq!(

@@ -6,10 +6,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod abuse;
+mod admin_api;
+mod admin_cli;
+mod admin_support;
 mod at_rest;
 mod audit;
 mod cli;
 mod connections;
+mod console;
+mod console_browser;
 mod cors;
 mod delivery;
 mod django;
