@@ -1,6 +1,7 @@
 //! Who a request comes from, for the domain's `Origin`: the client address
 //! (the peer, or the trusted proxy header's last entry) and the request id.
 
+use super::request_log::RequestId;
 use super::AppState;
 use crate::config::Contract;
 use crate::domain::origin::Origin;
@@ -31,11 +32,12 @@ impl FromRequestParts<AppState> for Client {
                 &parts.extensions,
                 app.config.trusted_proxy_header.as_deref(),
             ),
+            // The id the edge gave the request (the client's own when it
+            // was acceptable), never the raw header.
             request_id: parts
-                .headers
-                .get("x-request-id")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
+                .extensions
+                .get::<RequestId>()
+                .map(|id| id.as_str().to_owned()),
         })
     }
 }
