@@ -3,6 +3,7 @@
 //! stdout; errors one line on stderr (an import: one per bad row) with a
 //! non-zero exit.
 
+mod keys;
 mod render;
 
 use crate::app::{App, Overrides};
@@ -43,6 +44,9 @@ enum Command {
     /// Bring users, password hashes and live tokens over from Django or Supabase.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// List and rotate the keys tokens are signed with.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -324,6 +328,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 Err(failure) => Err(render::import_failure(failure)),
             }
         }
+        Command::Keys(cmd) => print(keys::run(&config, cmd).await?),
         Command::Org(cmd) => {
             let store = store::open(&config.database_url)
                 .await

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod directory;
 pub mod error;
 pub mod import;
+pub mod keys;
 pub mod limits;
 pub mod org;
 pub mod origin;

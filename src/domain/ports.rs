@@ -5,6 +5,7 @@ use super::audit::{AuditEvent, AuditFilter, AuditRecord};
 use super::clock::UnixTime;
 use super::error::Result;
 use super::import::{ImportWrite, ImportedSessionState};
+use super::keys::StoredKey;
 use super::org::{NewOrg, Org, OrgId};
 use super::phone::Phone;
 use super::sessions::{Session, SessionTokens};
@@ -260,6 +261,26 @@ pub trait Store: Send + Sync {
     /// End an imported session and the session it became, if any; true if
     /// this call ended it.
     async fn end_imported_session(&self, id: &str, now: UnixTime) -> Result<bool>;
+
+    /// Signing keys, newest first; `live_only` leaves out those recorded as
+    /// retired (one cheap query: instances run it every few seconds).
+    async fn signing_keys(&self, live_only: bool) -> Result<Vec<StoredKey>>;
+    /// If no signing key was ever kept, take the HS256 secret an earlier
+    /// version generated (`settings.jwt_secret`), unchanged, as the current
+    /// key `kid`. True if it was taken.
+    async fn adopt_jwt_secret(&self, kid: &str, now: UnixTime) -> Result<bool>;
+    /// Keep `key` as the current key unless there is one already (another
+    /// instance made it first); true if it was kept.
+    async fn insert_current_key(&self, key: &StoredKey) -> Result<bool>;
+    /// In one transaction: the current key `previous` becomes verifying until
+    /// `retire_after`, and `next` becomes current. `Conflict` if another
+    /// rotation made a current key first.
+    async fn rotate_signing_key(
+        &self,
+        previous: &str,
+        retire_after: UnixTime,
+        next: &StoredKey,
+    ) -> Result<()>;
 }
 
 #[derive(Debug, thiserror::Error)]

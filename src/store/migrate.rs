@@ -50,6 +50,7 @@ pub const MIGRATIONS: &[Migration] = migrations![
     ("0004", "limits_and_revocation"),
     ("0005", "audit"),
     ("0006", "imports"),
+    ("0008", "signing_keys"),
 ];
 
 /// Checksums that sqlx's migrator recorded for steps 1 and 2 when each
