@@ -649,6 +649,26 @@ mod tests {
     }
 
     #[test]
+    fn the_jwt_algorithm_is_hs256_unless_set_and_previous_secrets_are_a_comma_list() {
+        let c = Config::from_sources(&[]).unwrap();
+        assert_eq!(
+            (c.jwt_algorithm, c.jwt_previous_secrets.len()),
+            (Algorithm::Hs256, 0)
+        );
+        let a = "a-previous-secret-of-32-bytes-or-more";
+        let b = "another-previous-secret-of-32-bytes";
+        let c = Config::from_sources(&vars(&[
+            ("ACCOUNTD_JWT_ALGORITHM", "rs256"),
+            ("ACCOUNTD_JWT_PREVIOUS_SECRETS", &format!(" {a}, {b} ,")),
+        ]))
+        .unwrap();
+        assert_eq!(c.jwt_algorithm, Algorithm::Rs256);
+        assert_eq!(c.jwt_previous_secrets, [Secret::from(a), Secret::from(b)]);
+        // Never shown.
+        assert!(!format!("{c:?}").contains(a));
+    }
+
+    #[test]
     fn log_format_is_text_or_json() {
         let c = Config::from_sources(&vars(&[("ACCOUNTD_LOG_FORMAT", "JSON")])).unwrap();
         assert_eq!(c.log_format, LogFormat::Json);

@@ -262,7 +262,8 @@ pub trait Store: Send + Sync {
     /// this call ended it.
     async fn end_imported_session(&self, id: &str, now: UnixTime) -> Result<bool>;
 
-    /// Signing keys, newest first; `live_only` leaves out those recorded as
+    /// Signing keys, newest first (of keys made in the same second, the
+    /// current one first); `live_only` leaves out those recorded as
     /// retired (one cheap query: instances run it every few seconds).
     async fn signing_keys(&self, live_only: bool) -> Result<Vec<StoredKey>>;
     /// If no signing key was ever kept, take the HS256 secret an earlier

@@ -1083,7 +1083,8 @@ impl Store for SqlStore {
                     "SELECT ",
                     signing_key_columns!(),
                     " FROM signing_keys WHERE state <> 'retired' OR NOT $1
-                     ORDER BY created_at DESC, kid"
+                     ORDER BY created_at DESC,
+                         CASE state WHEN 'current' THEN 0 WHEN 'verifying' THEN 1 ELSE 2 END, kid"
                 ))
                 .bind(live_only),
             )

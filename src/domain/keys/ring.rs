@@ -1,43 +1,14 @@
-//! Signing keys (INTERFACE.md, "Signing keys"; issue 12): which key signs
-//! new tokens, which keys still verify old ones, and which public keys are
-//! published as a JWK set.
-//!
-//! Keys live in the database (`signing_keys`), each with an id (`kid`), an
-//! algorithm, a state and its material:
-//! - `current`: signs every new token. At most one (a unique index says so),
-//!   so instances starting or rotating at once cannot both win.
-//! - `verifying`: signed tokens before a rotation and keeps verifying them
-//!   until `retire_after` = the rotation + the longest configured token
-//!   lifetime + [`OVERLAP_MARGIN`]; no token it signed lives longer.
-//! - `retired`: verifies nothing. Retirement needs no one to act: a verifying
-//!   key past `retire_after` counts as retired wherever it is read (the ring
-//!   below, the JWK set, `accountd keys list`); the pruner later records it
-//!   as retired and erases its material.
-//!
-//! HS256 keeps the simplejwt dialect exactly: no `kid` in the header, and
-//! every HS256 key that may still verify is tried. EdDSA and RS256 tokens
-//! carry the `kid` of their key and are checked by that key alone.
-//!
-//! `ACCOUNTD_JWT_SECRET` bypasses the table: it signs (HS256), it is never
-//! stored, and the database's keys are not used. `ACCOUNTD_JWT_PREVIOUS_SECRETS`
-//! verify kid-less HS256 tokens either way.
-//!
-//! Instances share the table: each re-reads it every [`RELOAD_EVERY`], and at
-//! once (at most every [`FORCED_RELOAD_GAP`]) when a token names a key it
-//! does not know, so a token signed on another instance just after a
-//! rotation verifies here too. Only key material is kept in memory; nothing
-//! about revocation is.
+//! The keys in use at one moment (a [`KeyRing`]), and [`Keys`], which holds
+//! the ring every request uses and replaces it when the database changes.
 
-use super::clock::UnixTime;
-use super::error::{Error, Result};
-use super::ports::Store;
-use super::secret::Secret;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use base64::Engine;
+use super::material::pem_der;
+use super::{ensure_signing_key, Algorithm, KeyPolicy, KeyState, PublicKey, StoredKey};
+use crate::domain::clock::UnixTime;
+use crate::domain::error::{Error, Result};
+use crate::domain::ports::Store;
+use crate::domain::secret::Secret;
 use jsonwebtoken::{DecodingKey, EncodingKey, Header};
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -48,281 +19,9 @@ pub const RELOAD_EVERY: Duration = Duration::from_secs(5);
 /// made-up `kid`s costs the database at most one cheap query a second.
 pub const FORCED_RELOAD_GAP: Duration = Duration::from_secs(1);
 /// How long a request waits for such a reload before the token is refused
-/// (the database may be down; the request does not need it otherwise).
-const FORCED_RELOAD_WITHIN: Duration = Duration::from_secs(1);
-/// Added to the longest token lifetime before a replaced key retires: other
-/// instances may sign with it until their next reload, and hosts' clocks differ.
-pub const OVERLAP_MARGIN: i64 = 60;
-/// RSA keys are made with this many bits: what RS256 deployments commonly
-/// use (RFC 7518 asks for at least 2048); rotation bounds a key's life.
-pub const RSA_BITS: usize = 2048;
-
-/// How tokens are signed (`ACCOUNTD_JWT_ALGORITHM`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Algorithm {
-    /// HMAC-SHA256 with a shared secret: the simplejwt dialect.
-    Hs256,
-    /// Ed25519.
-    EdDsa,
-    /// RSA PKCS#1 v1.5 with SHA-256.
-    Rs256,
-}
-
-impl Algorithm {
-    /// The name of the algorithm in a JWT header and in configuration.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Algorithm::Hs256 => "HS256",
-            Algorithm::EdDsa => "EdDSA",
-            Algorithm::Rs256 => "RS256",
-        }
-    }
-
-    /// `HS256`, `EdDSA` or `RS256`, in any case.
-    pub fn parse(s: &str) -> Option<Self> {
-        [Algorithm::Hs256, Algorithm::EdDsa, Algorithm::Rs256]
-            .into_iter()
-            .find(|a| a.as_str().eq_ignore_ascii_case(s.trim()))
-    }
-
-    pub(crate) fn jwt(self) -> jsonwebtoken::Algorithm {
-        match self {
-            Algorithm::Hs256 => jsonwebtoken::Algorithm::HS256,
-            Algorithm::EdDsa => jsonwebtoken::Algorithm::EdDSA,
-            Algorithm::Rs256 => jsonwebtoken::Algorithm::RS256,
-        }
-    }
-}
-
-impl fmt::Display for Algorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyState {
-    Current,
-    Verifying,
-    Retired,
-}
-
-impl KeyState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KeyState::Current => "current",
-            KeyState::Verifying => "verifying",
-            KeyState::Retired => "retired",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [KeyState::Current, KeyState::Verifying, KeyState::Retired]
-            .into_iter()
-            .find(|k| k.as_str() == s)
-    }
-}
-
-/// The public half of an asymmetric key, as a JWK's parameters (RFC 7517,
-/// RFC 8037 for Ed25519), each base64url without padding.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PublicKey {
-    Ed25519 { x: String },
-    Rsa { n: String, e: String },
-}
-
-impl PublicKey {
-    /// The members of its JWK that identify the key, in RFC 7638's
-    /// (lexicographic) order.
-    fn members(&self) -> Vec<(&'static str, &str)> {
-        match self {
-            PublicKey::Ed25519 { x } => vec![("crv", "Ed25519"), ("kty", "OKP"), ("x", x)],
-            PublicKey::Rsa { n, e } => vec![("e", e), ("kty", "RSA"), ("n", n)],
-        }
-    }
-
-    /// As the database keeps it: those members as a JSON object.
-    pub fn to_jwk_text(&self) -> String {
-        let map: serde_json::Map<String, serde_json::Value> = self
-            .members()
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), serde_json::Value::from(v)))
-            .collect();
-        serde_json::Value::Object(map).to_string()
-    }
-
-    /// Read back what `to_jwk_text` wrote.
-    pub fn from_jwk_text(text: &str) -> Option<Self> {
-        let v: serde_json::Value = serde_json::from_str(text).ok()?;
-        let member = |k: &str| v.get(k).and_then(|m| m.as_str()).map(str::to_owned);
-        match (member("kty")?.as_str(), member("crv").as_deref()) {
-            ("OKP", Some("Ed25519")) => Some(PublicKey::Ed25519 { x: member("x")? }),
-            ("RSA", _) => Some(PublicKey::Rsa {
-                n: member("n")?,
-                e: member("e")?,
-            }),
-            _ => None,
-        }
-    }
-
-    /// The RFC 7638 thumbprint: the `kid` of an asymmetric key, so anyone
-    /// holding the public key can tell which `kid` it has.
-    pub fn thumbprint(&self) -> String {
-        let canonical = self
-            .members()
-            .into_iter()
-            .map(|(k, v)| format!("\"{k}\":\"{v}\""))
-            .collect::<Vec<_>>()
-            .join(",");
-        URL_SAFE_NO_PAD.encode(Sha256::digest(format!("{{{canonical}}}")))
-    }
-
-    fn decoding(&self) -> std::result::Result<DecodingKey, String> {
-        match self {
-            PublicKey::Ed25519 { x } => DecodingKey::from_ed_components(x),
-            PublicKey::Rsa { n, e } => DecodingKey::from_rsa_components(n, e),
-        }
-        .map_err(|e| format!("unreadable public key: {e}"))
-    }
-}
-
-/// A signing key as the database keeps it.
-#[derive(Debug, Clone)]
-pub struct StoredKey {
-    pub kid: String,
-    pub algorithm: Algorithm,
-    /// As recorded; see [`StoredKey::state_at`] for what it is now.
-    pub state: KeyState,
-    /// HS256: the secret (its bytes are the HMAC key); EdDSA and RS256: the
-    /// private key, PKCS#8 PEM. Erased once the key is recorded as retired.
-    pub private: Option<Secret>,
-    /// EdDSA and RS256: the public key.
-    pub public: Option<PublicKey>,
-    pub created_at: UnixTime,
-    /// A verifying key verifies until this instant.
-    pub retire_after: Option<UnixTime>,
-    pub retired_at: Option<UnixTime>,
-}
-
-impl StoredKey {
-    /// Its state at `now`: a verifying key past `retire_after` is retired,
-    /// whether or not the pruner has recorded it yet.
-    pub fn state_at(&self, now: UnixTime) -> KeyState {
-        match self.state {
-            KeyState::Verifying if self.retire_after.is_some_and(|t| t <= now) => KeyState::Retired,
-            state => state,
-        }
-    }
-
-    /// When it retired, if it has by `now`.
-    pub fn retired_at_as_of(&self, now: UnixTime) -> Option<UnixTime> {
-        match self.state_at(now) {
-            KeyState::Retired => self.retired_at.or(self.retire_after),
-            _ => None,
-        }
-    }
-}
-
-/// An id for a key whose tokens never show it (HS256).
-fn random_kid() -> String {
-    hex::encode(rand::random::<[u8; 8]>())
-}
-
-/// A secret as earlier versions generated them: 64 hex characters, whose
-/// bytes are the HMAC key.
-fn random_secret() -> String {
-    hex::encode(rand::random::<[u8; 32]>())
-}
-
-fn pem(label: &str, der: &[u8]) -> String {
-    let body = STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for line in body.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(line));
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
-}
-
-fn pem_der(text: &str) -> std::result::Result<Vec<u8>, String> {
-    let body: String = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with("-----"))
-        .collect();
-    STANDARD
-        .decode(body)
-        .map_err(|e| format!("unreadable PEM: {e}"))
-}
-
-/// A new key of `algorithm`, current from `now`. RSA key generation takes
-/// tens to hundreds of milliseconds: run it off the async runtime ([`generate`]).
-pub fn make_key(algorithm: Algorithm, now: UnixTime) -> std::result::Result<StoredKey, String> {
-    let (private, public) = match algorithm {
-        Algorithm::Hs256 => (random_secret(), None),
-        Algorithm::EdDsa => {
-            use ring::signature::{Ed25519KeyPair, KeyPair};
-            let rng = ring::rand::SystemRandom::new();
-            let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng)
-                .map_err(|_| "cannot generate an Ed25519 key".to_owned())?;
-            let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref())
-                .map_err(|e| format!("cannot read the Ed25519 key just made: {e}"))?;
-            let x = URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
-            (
-                pem("PRIVATE KEY", pkcs8.as_ref()),
-                Some(PublicKey::Ed25519 { x }),
-            )
-        }
-        Algorithm::Rs256 => {
-            use rsa::pkcs8::{EncodePrivateKey, LineEnding};
-            use rsa::traits::PublicKeyParts;
-            let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, RSA_BITS)
-                .map_err(|e| format!("cannot generate an RSA key: {e}"))?;
-            let text = key
-                .to_pkcs8_pem(LineEnding::LF)
-                .map_err(|e| format!("cannot encode the RSA key: {e}"))?;
-            let public = PublicKey::Rsa {
-                n: URL_SAFE_NO_PAD.encode(key.n().to_bytes_be()),
-                e: URL_SAFE_NO_PAD.encode(key.e().to_bytes_be()),
-            };
-            (text.to_string(), Some(public))
-        }
-    };
-    Ok(StoredKey {
-        kid: public
-            .as_ref()
-            .map_or_else(random_kid, PublicKey::thumbprint),
-        algorithm,
-        state: KeyState::Current,
-        private: Some(Secret::new(private)),
-        public,
-        created_at: now,
-        retire_after: None,
-        retired_at: None,
-    })
-}
-
-/// [`make_key`] on a blocking thread.
-pub async fn generate(algorithm: Algorithm, now: UnixTime) -> Result<StoredKey> {
-    tokio::task::spawn_blocking(move || make_key(algorithm, now))
-        .await
-        .map_err(Error::internal)?
-        .map_err(Error::Internal)
-}
-
-/// What signing and verifying are configured with.
-#[derive(Debug, Clone)]
-pub struct KeyPolicy {
-    /// The algorithm of new keys (`ACCOUNTD_JWT_ALGORITHM`).
-    pub algorithm: Algorithm,
-    /// `ACCOUNTD_JWT_SECRET`: signs instead of the database's keys.
-    pub env_secret: Option<Secret>,
-    /// `ACCOUNTD_JWT_PREVIOUS_SECRETS`: verify kid-less HS256 tokens only.
-    pub previous_secrets: Vec<Secret>,
-    /// How long a replaced key keeps verifying, in seconds.
-    pub overlap: i64,
-}
+/// (the database may be down; the request does not need it otherwise):
+/// within the 2 s an answer takes during an outage (INTERFACE.md).
+const FORCED_RELOAD_WITHIN: Duration = Duration::from_millis(1500);
 
 /// A key that may verify until `until` (None: as long as it is in the ring).
 struct Verifier {
@@ -692,9 +391,16 @@ impl Keys {
                 }
             }
         };
-        tokio::time::timeout(FORCED_RELOAD_WITHIN, attempt)
-            .await
-            .unwrap_or(false)
+        match tokio::time::timeout(FORCED_RELOAD_WITHIN, attempt).await {
+            Ok(reloaded) => reloaded,
+            Err(_) => {
+                tracing::warn!(
+                    within = ?FORCED_RELOAD_WITHIN,
+                    "signing keys not reloaded in time"
+                );
+                false
+            }
+        }
     }
 
     /// The public keys that may verify at `now` (the JWK set).
@@ -727,159 +433,13 @@ pub fn describe(ring: &KeyRing) -> String {
     text
 }
 
-fn current_of(rows: &[StoredKey]) -> Option<&StoredKey> {
-    rows.iter().find(|k| k.state == KeyState::Current)
-}
-
-/// Make sure the database holds a current key: the HS256 secret an earlier
-/// version generated (`settings.jwt_secret`) is taken as it is, so its
-/// tokens keep verifying; a database with neither gets a new key of the
-/// configured algorithm. Safe when instances start together: at most one
-/// current key can be written. Returns the live keys.
-pub async fn ensure_current(
-    store: &dyn Store,
-    policy: &KeyPolicy,
-    now: UnixTime,
-) -> Result<Vec<StoredKey>> {
-    let rows = store.signing_keys(true).await?;
-    if current_of(&rows).is_some() {
-        return Ok(rows);
-    }
-    if store.adopt_jwt_secret(&random_kid(), now).await? {
-        tracing::info!("the generated HS256 secret is now the current signing key");
-    }
-    let rows = store.signing_keys(true).await?;
-    if current_of(&rows).is_some() {
-        return Ok(rows);
-    }
-    store
-        .insert_current_key(&generate(policy.algorithm, now).await?)
-        .await?;
-    store.signing_keys(true).await
-}
-
-/// [`ensure_current`], then, if the current key is of another algorithm
-/// than the configured one, a rotation to a key of the configured one (the
-/// old key verifies its tokens until they have expired). Run at start.
-pub async fn ensure_signing_key(
-    store: &dyn Store,
-    policy: &KeyPolicy,
-    now: UnixTime,
-) -> Result<Vec<StoredKey>> {
-    let rows = ensure_current(store, policy, now).await?;
-    let Some(current) = current_of(&rows).filter(|k| k.algorithm != policy.algorithm) else {
-        return Ok(rows);
-    };
-    tracing::info!(
-        from = %current.algorithm,
-        to = %policy.algorithm,
-        "ACCOUNTD_JWT_ALGORITHM changed: rotating the signing key"
-    );
-    match rotate_from(store, policy, current, now).await {
-        // Another instance switched at the same moment.
-        Ok(_) | Err(Error::Conflict(_)) => {}
-        Err(e) => return Err(e),
-    }
-    store.signing_keys(true).await
-}
-
-/// What a rotation did.
-#[derive(Debug, Clone)]
-pub struct Rotation {
-    /// The key that signed until now, verifying until its `retire_after`.
-    pub previous: StoredKey,
-    /// The new current key.
-    pub current: StoredKey,
-}
-
-async fn rotate_from(
-    store: &dyn Store,
-    policy: &KeyPolicy,
-    current: &StoredKey,
-    now: UnixTime,
-) -> Result<Rotation> {
-    let next = generate(policy.algorithm, now).await?;
-    let retire_after = now + policy.overlap;
-    store
-        .rotate_signing_key(&current.kid, retire_after, &next)
-        .await
-        .map_err(|e| match e {
-            Error::Conflict(_) => Error::Conflict(
-                "another rotation happened at the same moment: list the keys and try again".into(),
-            ),
-            other => other,
-        })?;
-    let previous = StoredKey {
-        state: KeyState::Verifying,
-        retire_after: Some(retire_after),
-        ..current.clone()
-    };
-    Ok(Rotation {
-        previous,
-        current: next,
-    })
-}
-
-/// `accountd keys rotate`: a new key of the configured algorithm becomes
-/// current; the one before keeps verifying for `policy.overlap` seconds.
-pub async fn rotate(store: &dyn Store, policy: &KeyPolicy, now: UnixTime) -> Result<Rotation> {
-    if policy.env_secret.is_some() {
-        return Err(Error::Invalid(
-            "ACCOUNTD_JWT_SECRET signs the tokens, not the database's keys: to change it, \
-             set the new secret and list the old one in ACCOUNTD_JWT_PREVIOUS_SECRETS \
-             until its tokens have expired"
-                .into(),
-        ));
-    }
-    let rows = ensure_current(store, policy, now).await?;
-    let current = current_of(&rows)
-        .ok_or_else(|| Error::Internal("no current signing key after making one".into()))?;
-    rotate_from(store, policy, current, now).await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::keys::make_key;
 
     fn key(algorithm: Algorithm) -> StoredKey {
         make_key(algorithm, 1000).unwrap()
-    }
-
-    #[test]
-    fn algorithms_parse_in_any_case_and_print_as_jwt_headers_name_them() {
-        assert_eq!(Algorithm::parse("eddsa"), Some(Algorithm::EdDsa));
-        assert_eq!(Algorithm::parse("RS256"), Some(Algorithm::Rs256));
-        assert_eq!(Algorithm::parse(" hs256 "), Some(Algorithm::Hs256));
-        assert_eq!(Algorithm::parse("ES256"), None);
-        assert_eq!(Algorithm::EdDsa.to_string(), "EdDSA");
-    }
-
-    #[test]
-    fn asymmetric_keys_are_named_by_their_rfc_7638_thumbprint() {
-        // RFC 7638 §3.1's example key and thumbprint.
-        let rsa = PublicKey::Rsa {
-            n: "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw".into(),
-            e: "AQAB".into(),
-        };
-        assert_eq!(
-            rsa.thumbprint(),
-            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
-        );
-        let k = key(Algorithm::EdDsa);
-        assert_eq!(k.kid, k.public.as_ref().unwrap().thumbprint());
-        assert_eq!(
-            PublicKey::from_jwk_text(&rsa.to_jwk_text()),
-            Some(rsa.clone())
-        );
-    }
-
-    #[test]
-    fn a_hs256_key_is_a_64_hex_character_secret_as_earlier_versions_made_them() {
-        let k = key(Algorithm::Hs256);
-        let secret = k.private.unwrap();
-        assert_eq!(secret.expose().len(), 64);
-        assert!(secret.expose().bytes().all(|b| b.is_ascii_hexdigit()));
-        assert!(k.public.is_none());
     }
 
     #[test]
