@@ -26,6 +26,7 @@ mod no_store;
 mod nul;
 mod openapi;
 mod outage;
+mod outage_server;
 mod password_policy;
 mod passwords;
 mod pixel_genius;
