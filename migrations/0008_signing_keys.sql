@@ -1,4 +1,4 @@
--- Signing keys (INTERFACE.md, "Signing keys"; issue 12; src/domain/keys.rs).
+-- Signing keys (INTERFACE.md, "Signing keys"; issue 12; src/domain/keys/).
 -- state: current (signs; at most one) | verifying (verifies until
 -- retire_after) | retired (verifies nothing; its material erased).
 -- private_key: HS256, the secret whose bytes are the HMAC key; EdDSA and

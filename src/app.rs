@@ -218,7 +218,7 @@ impl App {
             }
         });
         // A rotation made by another instance or the CLI signs here too
-        // within this long (a token it signed verifies here at once: `keys.rs`).
+        // within this long (a token it signed verifies here at once: `domain/keys/`).
         let reloader = {
             let accounts = self.state.accounts.clone();
             let every = self.key_reload_every;

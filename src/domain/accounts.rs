@@ -175,7 +175,7 @@ impl Accounts {
     /// Check a token's signature, expiry and type. A token signed by a key
     /// this instance does not hold yet (made by another instance since the
     /// last reload) makes it read the keys again, at most once a second,
-    /// and is looked at once more (`keys.rs`).
+    /// and is looked at once more (`domain/keys/`).
     pub(crate) async fn verify(
         &self,
         token: &str,

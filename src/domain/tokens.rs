@@ -1,5 +1,5 @@
 //! JSON Web Tokens in the simplejwt dialect (INTERFACE.md, "The simplejwt
-//! dialect"): HS256 by default (or EdDSA / RS256 with a `kid`: `keys.rs`),
+//! dialect"): HS256 by default (or EdDSA / RS256 with a `kid`: `domain/keys/`),
 //! claims `token_type`, `exp`, `iat`, `jti` (32 lowercase hex), `user_id`
 //! (integer), in that order, as simplejwt 5.4 issues them.
 //! With an audience configured (simplejwt's AUDIENCE), tokens carry `aud` and
@@ -116,7 +116,7 @@ pub fn check_secret(secret: &[u8]) -> Result<(), String> {
 pub(crate) enum Refusal {
     Problem(TokenProblem),
     /// Signed by a key this instance does not hold: perhaps one another
-    /// instance made since the last reload (`keys.rs`).
+    /// instance made since the last reload (`domain/keys/`).
     UnknownKey,
 }
 
@@ -132,7 +132,7 @@ impl Refusal {
 const INVALID: Refusal = Refusal::Problem(TokenProblem::InvalidOrExpired);
 
 /// Signs with the current key and verifies with every key that may still
-/// verify (`keys.rs`), in the simplejwt dialect.
+/// verify (`domain/keys/`), in the simplejwt dialect.
 #[derive(Clone)]
 pub struct TokenSigner {
     keys: Arc<Keys>,

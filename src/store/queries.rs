@@ -786,7 +786,7 @@ impl Store for SqlStore {
         for (sql, before) in PRUNE {
             removed += self.db.run(query(sql).bind(now - before)).await?;
         }
-        // Readers already treat these keys as retired (domain/keys.rs);
+        // Readers already treat these keys as retired (domain/keys/);
         // record it, and erase material that can no longer be of use.
         self.db
             .run(

@@ -290,6 +290,9 @@ pub struct Keys {
     /// When a request last asked for a reload; held while it runs, so those
     /// arriving meanwhile wait for it rather than ask again.
     forced: tokio::sync::Mutex<Option<Instant>>,
+    /// Held by a reload from its read to its swap: a slower reload of older
+    /// rows cannot replace the ring a later one built.
+    reloading: tokio::sync::Mutex<()>,
 }
 
 impl Keys {
@@ -298,6 +301,7 @@ impl Keys {
             ring: RwLock::new(Arc::new(ring)),
             policy,
             forced: tokio::sync::Mutex::new(None),
+            reloading: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -348,6 +352,7 @@ impl Keys {
         if self.policy.env_secret.is_some() {
             return Ok(());
         }
+        let _one_at_a_time = self.reloading.lock().await;
         let rows = store.signing_keys(true).await?;
         if stamp(&rows, now) == self.ring().stamp {
             return Ok(());
