@@ -1,13 +1,15 @@
 //! Wiring: configuration in, a bound listener and router out.
 
-use crate::config::Config;
+use crate::config::{Config, Contract};
 use crate::domain::accounts::Policies;
 use crate::domain::audit::EventSink;
 use crate::domain::clock::{Clock, SystemClock};
+use crate::domain::keys::{self, KeyPolicy, Keys};
 use crate::domain::limits::{Budget, Limits, HOUR};
 use crate::domain::otp::{OtpKey, OtpPolicy};
 use crate::domain::password::PasswordHasher;
 use crate::domain::ports::{SmsSender, Store};
+use crate::domain::secret::Secret;
 use crate::domain::supabase::SupabaseVerifier;
 use crate::domain::tokens::TokenSigner;
 use crate::domain::Accounts;
@@ -31,6 +33,9 @@ pub struct Overrides {
     pub sms: Option<Arc<dyn SmsSender>>,
     /// Where auth events go instead of the audit trail.
     pub events: Option<Arc<dyn EventSink>>,
+    /// How often the signing keys are re-read, instead of every
+    /// `keys::RELOAD_EVERY` (tests that count statements make it long).
+    pub key_reload_every: Option<Duration>,
 }
 
 fn random_secret() -> String {
@@ -47,21 +52,39 @@ pub async fn otp_key(store: &dyn Store) -> Result<OtpKey, String> {
     Ok(OtpKey::new(key.as_bytes()))
 }
 
+/// What signing keys a configuration asks for: a key that stops signing
+/// keeps verifying for as long as any token lives (the longest lifetime of
+/// any contract, mounted or not: tokens cross contracts) and a margin.
+pub fn key_policy(config: &Config) -> KeyPolicy {
+    let longest = Contract::ALL
+        .into_iter()
+        .map(|c| {
+            let t = config.ttl(c);
+            t.access.max(t.refresh)
+        })
+        .max()
+        .unwrap_or(0);
+    KeyPolicy {
+        algorithm: config.jwt_algorithm,
+        env_secret: config.jwt_secret.as_deref().map(Secret::from),
+        previous_secrets: config.jwt_previous_secrets.clone(),
+        overlap: longest + keys::OVERLAP_MARGIN,
+    }
+}
+
 /// The core, built from configuration over an opened store.
 pub async fn accounts(
     config: &Config,
     store: Arc<dyn Store>,
     overrides: Overrides,
 ) -> Result<Accounts, String> {
-    // Generated once and kept in the database, so tokens outlive restarts
-    // and every instance on one database signs alike.
-    let jwt_secret = match &config.jwt_secret {
-        Some(s) => s.clone(),
-        None => store
-            .secret_or_insert("jwt_secret", &random_secret())
-            .await
-            .map_err(|e| e.to_string())?,
-    };
+    let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
+    // Kept in the database (or ACCOUNTD_JWT_SECRET), so tokens outlive
+    // restarts and every instance on one database signs alike.
+    let keys = Keys::load(store.as_ref(), key_policy(config), clock.now())
+        .await
+        .map_err(|e| format!("signing keys: {e}"))?;
+    tracing::info!(signing_key = %keys.describe(), "signing key");
     let otp_key = otp_key(store.as_ref()).await?;
     let sms = match overrides.sms {
         Some(s) => s,
@@ -80,10 +103,9 @@ pub async fn accounts(
     let accounts = Accounts::new(
         store,
         sms,
-        overrides.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+        clock,
         hasher,
-        TokenSigner::new(jwt_secret.as_bytes(), config.jwt_audience.as_deref())
-            .map_err(|e| format!("ACCOUNTD_JWT_SECRET: {e}"))?,
+        TokenSigner::with_keys(Arc::new(keys), config.jwt_audience.as_deref()),
         otp_key,
         Policies {
             otp: OtpPolicy {
@@ -123,6 +145,7 @@ pub struct App {
     listener: TcpListener,
     admin: Option<TcpListener>,
     state: AppState,
+    key_reload_every: Duration,
 }
 
 impl App {
@@ -130,6 +153,7 @@ impl App {
         let store = store::open(&config.database_url)
             .await
             .map_err(|e| e.to_string())?;
+        let key_reload_every = overrides.key_reload_every.unwrap_or(keys::RELOAD_EVERY);
         let accounts = accounts(&config, store, overrides).await?;
         let listener = TcpListener::bind(&config.listen)
             .await
@@ -148,6 +172,7 @@ impl App {
                 accounts: Arc::new(accounts),
                 config: Arc::new(config),
             },
+            key_reload_every,
         })
     }
 
@@ -192,6 +217,23 @@ impl App {
                 }
             }
         });
+        // A rotation made by another instance or the CLI signs here too
+        // within this long (a token it signed verifies here at once: `domain/keys/`).
+        let reloader = {
+            let accounts = self.state.accounts.clone();
+            let every = self.key_reload_every;
+            tokio::spawn(async move {
+                let mut ticks =
+                    tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    ticks.tick().await;
+                    if let Err(e) = accounts.reload_keys().await {
+                        tracing::warn!(error = %e, "signing keys not reloaded");
+                    }
+                }
+            })
+        };
         let config = self.state.config.clone();
         let stop_within = Duration::from_secs(config.shutdown_seconds);
         let close_within = CLOSE_STORE_WITHIN.min(stop_within / 4);
@@ -231,6 +273,7 @@ impl App {
             }
         }
         pruner.abort();
+        reloader.abort();
         events.flush().await;
         // Checkpoints SQLite's WAL into the file: a copy taken after a clean
         // stop is the whole database. Bounded: a store that hangs must not

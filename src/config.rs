@@ -5,6 +5,7 @@
 //! `ACCOUNTD_` prefix (`otp_ttl_seconds`), so a TOML file may use either
 //! spelling and every key is parsed and checked in one place.
 
+use crate::domain::keys::Algorithm;
 use crate::domain::secret::Secret;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -157,6 +158,12 @@ pub struct Config {
     pub ttl: BTreeMap<Contract, TokenTtl>,
     /// Required and checked `aud` claim (simplejwt's AUDIENCE); None ignores `aud`.
     pub jwt_audience: Option<String>,
+    /// How tokens are signed (`ACCOUNTD_JWT_ALGORITHM`): HS256, the
+    /// simplejwt dialect, or EdDSA / RS256 with keys published as JWKS.
+    pub jwt_algorithm: Algorithm,
+    /// Earlier HS256 secrets whose tokens still verify
+    /// (`ACCOUNTD_JWT_PREVIOUS_SECRETS`, a comma list).
+    pub jwt_previous_secrets: Vec<Secret>,
     /// A request's headers must arrive within this long.
     pub header_timeout_seconds: u64,
     /// The whole request (headers, body, answer) within this long.
@@ -216,6 +223,8 @@ impl fmt::Debug for Config {
             .field("contracts", &self.contracts)
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "***"))
             .field("admin_token", &self.admin_token.as_ref().map(|_| "***"))
+            .field("jwt_algorithm", &self.jwt_algorithm)
+            .field("jwt_previous_secrets", &self.jwt_previous_secrets)
             .field(
                 "supabase_jwt_secret",
                 &self.supabase_jwt_secret.as_ref().map(|_| "***"),
@@ -416,6 +425,22 @@ impl Config {
             hash_queue,
             ttl,
             jwt_audience: take("jwt_audience"),
+            jwt_algorithm: match take("jwt_algorithm") {
+                None => Algorithm::Hs256,
+                Some(name) => Algorithm::parse(&name).ok_or_else(|| {
+                    format!("ACCOUNTD_JWT_ALGORITHM: expected HS256, EdDSA or RS256, got {name:?}")
+                })?,
+            },
+            // Comma-separated: a secret holding a comma cannot be listed.
+            jwt_previous_secrets: take("jwt_previous_secrets")
+                .map(|list| {
+                    list.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(Secret::from)
+                        .collect()
+                })
+                .unwrap_or_default(),
             header_timeout_seconds: positive(&mut take, "header_timeout_seconds", 10)? as u64,
             request_timeout_seconds: positive(&mut take, "request_timeout_seconds", 30)? as u64,
             idle_timeout_seconds: positive(&mut take, "idle_timeout_seconds", 60)? as u64,
@@ -446,6 +471,19 @@ impl Config {
         if let Some(secret) = &config.jwt_secret {
             crate::domain::tokens::check_secret(secret.as_bytes())
                 .map_err(|e| format!("ACCOUNTD_JWT_SECRET: {e}"))?;
+            if config.jwt_algorithm != Algorithm::Hs256 {
+                return Err(format!(
+                    "ACCOUNTD_JWT_SECRET is an HS256 secret: with ACCOUNTD_JWT_ALGORITHM={} \
+                     leave it unset (keys are made and kept in the database), and list it in \
+                     ACCOUNTD_JWT_PREVIOUS_SECRETS while its tokens live",
+                    config.jwt_algorithm
+                ));
+            }
+        }
+        for (i, secret) in config.jwt_previous_secrets.iter().enumerate() {
+            // A short secret is as guessable for verifying as for signing.
+            crate::domain::tokens::check_secret(secret.expose().as_bytes())
+                .map_err(|e| format!("ACCOUNTD_JWT_PREVIOUS_SECRETS: secret {}: {e}", i + 1))?;
         }
         Ok(config)
     }
@@ -655,6 +693,26 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!((c.admin_session_seconds, c.admin_https), (600, true));
+    }
+
+    #[test]
+    fn the_jwt_algorithm_is_hs256_unless_set_and_previous_secrets_are_a_comma_list() {
+        let c = Config::from_sources(&[]).unwrap();
+        assert_eq!(
+            (c.jwt_algorithm, c.jwt_previous_secrets.len()),
+            (Algorithm::Hs256, 0)
+        );
+        let a = "a-previous-secret-of-32-bytes-or-more";
+        let b = "another-previous-secret-of-32-bytes";
+        let c = Config::from_sources(&vars(&[
+            ("ACCOUNTD_JWT_ALGORITHM", "rs256"),
+            ("ACCOUNTD_JWT_PREVIOUS_SECRETS", &format!(" {a}, {b} ,")),
+        ]))
+        .unwrap();
+        assert_eq!(c.jwt_algorithm, Algorithm::Rs256);
+        assert_eq!(c.jwt_previous_secrets, [Secret::from(a), Secret::from(b)]);
+        // Never shown.
+        assert!(!format!("{c:?}").contains(a));
     }
 
     #[test]

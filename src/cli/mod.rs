@@ -5,6 +5,7 @@
 //! administration use cases as the admin API and console
 //! (`domain::admin`), and is an audit record of contract `cli`.
 
+mod keys;
 mod render;
 
 use crate::app::{App, Overrides};
@@ -52,6 +53,9 @@ enum Command {
         /// The copy to write: a new file, made readable by its owner only.
         path: std::path::PathBuf,
     },
+    /// List and rotate the keys tokens are signed with.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -328,6 +332,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 Err(failure) => Err(render::import_failure(failure)),
             }
         }
+        Command::Keys(cmd) => print(keys::run(&config, cmd).await?),
         Command::Org(cmd) => {
             let store = store::open(&config.database_url)
                 .await

@@ -5,6 +5,7 @@
 use super::audit::{outcome_of, AuditEvent, Discard, EventKind, EventSink};
 use super::clock::{Clock, UnixTime};
 use super::error::{Error, Result, TokenProblem};
+use super::keys;
 use super::limits::{Budget, Limits, HOUR, PENDING_SECONDS};
 use super::org::{Org, OrgId};
 use super::origin::Origin;
@@ -17,7 +18,7 @@ use super::ports::{
 use super::secret::Secret;
 use super::sessions::EndReason;
 use super::supabase::SupabaseVerifier;
-use super::tokens::{Claims, Lifetimes, Signed, TokenKind, TokenSigner};
+use super::tokens::{Claims, Lifetimes, Refusal, Signed, TokenKind, TokenSigner};
 use super::user::{LoginName, User, UserId};
 use std::sync::Arc;
 use std::time::Duration;
@@ -169,6 +170,50 @@ impl Accounts {
 
     pub fn signer(&self) -> &TokenSigner {
         &self.signer
+    }
+
+    /// Check a token's signature, expiry and type. A token signed by a key
+    /// this instance does not hold yet (made by another instance since the
+    /// last reload) makes it read the keys again, at most once a second,
+    /// and is looked at once more (`domain/keys/`).
+    pub(crate) async fn verify(
+        &self,
+        token: &str,
+        kind: TokenKind,
+    ) -> std::result::Result<Claims, TokenProblem> {
+        let now = self.now();
+        match self.signer.check(token, kind, now) {
+            Err(Refusal::UnknownKey)
+                if self
+                    .signer
+                    .keys()
+                    .reload_soon(self.store.as_ref(), now)
+                    .await =>
+            {
+                self.signer
+                    .check(token, kind, now)
+                    .map_err(Refusal::problem)
+            }
+            done => done.map_err(Refusal::problem),
+        }
+    }
+
+    /// Read the signing keys again (every few seconds, and after a rotation
+    /// made here).
+    pub async fn reload_keys(&self) -> Result<()> {
+        self.signer
+            .keys()
+            .reload(self.store.as_ref(), self.now())
+            .await
+    }
+
+    /// Make a new signing key current (`accountd keys rotate`, here so that
+    /// this instance signs with it at once).
+    pub async fn rotate_keys(&self) -> Result<keys::Rotation> {
+        let policy = self.signer.keys().policy().clone();
+        let done = keys::rotate(self.store.as_ref(), &policy, self.now()).await?;
+        self.reload_keys().await?;
+        Ok(done)
     }
 
     pub fn policies(&self) -> &Policies {
@@ -477,7 +522,7 @@ impl Accounts {
         lifetimes: Lifetimes,
         origin: &Origin,
     ) -> Result<Signed> {
-        let claims = match self.signer.verify(refresh, TokenKind::Refresh, self.now()) {
+        let claims = match self.verify(refresh, TokenKind::Refresh).await {
             Ok(c) => c,
             Err(p) => {
                 let refused = Err(Error::TokenInvalid(p));
@@ -525,7 +570,7 @@ impl Accounts {
     /// as simplejwt does ("Token is blacklisted"). One store round trip for
     /// tokens without a session; a session's live refresh token ends its session.
     pub async fn logout(&self, refresh: &str, origin: &Origin) -> Result<()> {
-        let done = match self.signer.verify(refresh, TokenKind::Refresh, self.now()) {
+        let done = match self.verify(refresh, TokenKind::Refresh).await {
             Ok(claims) => (Some(claims.user()), self.blacklist(&claims).await),
             Err(p) => (None, Err(Error::TokenInvalid(p))),
         };
@@ -536,7 +581,7 @@ impl Accounts {
     /// A logout by an authenticated user: as `logout`, but a refresh token
     /// that belongs to someone else is refused as invalid and left alone.
     pub async fn logout_as(&self, user: UserId, refresh: &str, origin: &Origin) -> Result<()> {
-        let done = match self.signer.verify(refresh, TokenKind::Refresh, self.now()) {
+        let done = match self.verify(refresh, TokenKind::Refresh).await {
             Ok(claims) if claims.user() == user => self.blacklist(&claims).await,
             Ok(_) => Err(Error::TokenInvalid(TokenProblem::InvalidOrExpired)),
             Err(p) => Err(Error::TokenInvalid(p)),
@@ -567,8 +612,8 @@ impl Accounts {
     /// The user behind an access token: `NotFound` when gone, `Inactive` when deactivated.
     pub async fn user_from_access(&self, token: &str) -> Result<(User, Claims)> {
         let claims = self
-            .signer
-            .verify(token, TokenKind::Access, self.now())
+            .verify(token, TokenKind::Access)
+            .await
             .map_err(Error::TokenInvalid)?;
         // A session's token also needs its session alive: read both at once.
         let (user, session_alive) = match claims.sid.as_deref() {

@@ -9,6 +9,7 @@ pub mod console;
 pub mod directory;
 pub mod error;
 pub mod import;
+pub mod keys;
 pub mod limits;
 pub mod org;
 pub mod origin;

@@ -7,6 +7,7 @@ use super::clock::UnixTime;
 use super::console::ConsoleSession;
 use super::error::Result;
 use super::import::{ImportWrite, ImportedSessionState};
+use super::keys::StoredKey;
 use super::org::{NewOrg, Org, OrgId};
 use super::phone::Phone;
 use super::sessions::{Session, SessionTokens};
@@ -294,6 +295,27 @@ pub trait Store: Send + Sync {
     async fn touch_console_session(&self, id_sha256: &str, now: UnixTime) -> Result<()>;
     /// Forget a console sign-in; true if there was one.
     async fn end_console_session(&self, id_sha256: &str) -> Result<bool>;
+
+    /// Signing keys, newest first (of keys made in the same second, the
+    /// current one first); `live_only` leaves out those recorded as
+    /// retired (one cheap query: instances run it every few seconds).
+    async fn signing_keys(&self, live_only: bool) -> Result<Vec<StoredKey>>;
+    /// If no signing key was ever kept, take the HS256 secret an earlier
+    /// version generated (`settings.jwt_secret`), unchanged, as the current
+    /// key `kid`. True if it was taken.
+    async fn adopt_jwt_secret(&self, kid: &str, now: UnixTime) -> Result<bool>;
+    /// Keep `key` as the current key unless there is one already (another
+    /// instance made it first); true if it was kept.
+    async fn insert_current_key(&self, key: &StoredKey) -> Result<bool>;
+    /// In one transaction: the current key `previous` becomes verifying until
+    /// `retire_after`, and `next` becomes current. `Conflict` if another
+    /// rotation made a current key first.
+    async fn rotate_signing_key(
+        &self,
+        previous: &str,
+        retire_after: UnixTime,
+        next: &StoredKey,
+    ) -> Result<()>;
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -205,7 +205,7 @@ impl Accounts {
         lifetimes: Lifetimes,
         origin: &Origin,
     ) -> Result<TokenPair> {
-        let claims = match self.signer().verify(token, TokenKind::Refresh, self.now()) {
+        let claims = match self.verify(token, TokenKind::Refresh).await {
             Ok(c) => c,
             // Not one of ours: perhaps the refresh token of a session
             // imported from Supabase (`supabase.rs`).

@@ -1,14 +1,19 @@
 //! JSON Web Tokens in the simplejwt dialect (INTERFACE.md, "The simplejwt
-//! dialect"): HS256, claims `token_type`, `exp`, `iat`, `jti` (32 lowercase
-//! hex), `user_id` (integer), in that order, as simplejwt 5.4 issues them.
+//! dialect"): HS256 by default (or EdDSA / RS256 with a `kid`: `domain/keys/`),
+//! claims `token_type`, `exp`, `iat`, `jti` (32 lowercase hex), `user_id`
+//! (integer), in that order, as simplejwt 5.4 issues them.
 //! With an audience configured (simplejwt's AUDIENCE), tokens carry `aud` and
 //! must carry it to be accepted; without one, an `aud` claim is ignored.
 
 use super::clock::UnixTime;
 use super::error::{Error, Result, TokenProblem};
+use super::keys::{Keys, Lookup};
+use super::secret::Secret;
 use super::user::UserId;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::Validation;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenKind {
@@ -106,41 +111,68 @@ pub fn check_secret(secret: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
+/// Why a token was refused, as the signer sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    Problem(TokenProblem),
+    /// Signed by a key this instance does not hold: perhaps one another
+    /// instance made since the last reload (`domain/keys/`).
+    UnknownKey,
+}
+
+impl Refusal {
+    pub(crate) fn problem(self) -> TokenProblem {
+        match self {
+            Refusal::Problem(p) => p,
+            Refusal::UnknownKey => TokenProblem::InvalidOrExpired,
+        }
+    }
+}
+
+const INVALID: Refusal = Refusal::Problem(TokenProblem::InvalidOrExpired);
+
+/// Signs with the current key and verifies with every key that may still
+/// verify (`domain/keys/`), in the simplejwt dialect.
 #[derive(Clone)]
 pub struct TokenSigner {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
+    keys: Arc<Keys>,
+    /// One per algorithm taken, alike but for the algorithm.
+    validations: Vec<(jsonwebtoken::Algorithm, Validation)>,
     audience: Option<String>,
 }
 
 impl TokenSigner {
-    /// A signer over `secret` (at least [`MIN_SECRET_BYTES`]); with an
-    /// `audience`, issued tokens carry it and accepted tokens must.
+    /// A signer over one HS256 `secret` (at least [`MIN_SECRET_BYTES`]); with
+    /// an `audience`, issued tokens carry it and accepted tokens must.
     pub fn new(secret: &[u8], audience: Option<&str>) -> Result<Self, String> {
         check_secret(secret)?;
-        let mut validation = Validation::new(Algorithm::HS256);
-        // Expiry and nbf are checked against the domain Clock below, not the
-        // wall clock, so tests can move time; no claim is required by the
-        // library itself unless an audience is configured.
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.required_spec_claims.clear();
-        match audience {
-            Some(aud) => {
-                validation.set_audience(&[aud]);
-                validation.set_required_spec_claims(&["aud"]);
-            }
-            // jsonwebtoken refuses any `aud` when none is expected; PyJWT
-            // with no audience given (simplejwt's default) ignores it.
-            None => validation.validate_aud = false,
-        }
-        Ok(Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            validation,
+        let secret = std::str::from_utf8(secret).map_err(|_| "must be UTF-8 text".to_owned())?;
+        let secret = Secret::new(secret);
+        Ok(Self::with_keys(
+            Arc::new(Keys::from_secret(&secret, Vec::new())),
+            audience,
+        ))
+    }
+
+    /// A signer over `keys`, which may change under it (reloads).
+    pub fn with_keys(keys: Arc<Keys>, audience: Option<&str>) -> Self {
+        let validations = [
+            jsonwebtoken::Algorithm::HS256,
+            jsonwebtoken::Algorithm::EdDSA,
+            jsonwebtoken::Algorithm::RS256,
+        ]
+        .into_iter()
+        .map(|alg| (alg, validation(alg, audience)))
+        .collect();
+        Self {
+            keys,
+            validations,
             audience: audience.map(str::to_owned),
-        })
+        }
+    }
+
+    pub fn keys(&self) -> &Arc<Keys> {
+        &self.keys
     }
 
     pub fn issue(
@@ -165,10 +197,13 @@ impl TokenSigner {
 
     /// Sign exactly these claims. HS256 over the same claims gives the same
     /// token, so a token whose claims were kept can be handed out again.
+    /// Ed25519 and RSA PKCS#1 v1.5 signatures are deterministic too, so this
+    /// holds under every algorithm, as long as the same key signs.
     pub fn sign(&self, mut claims: Claims) -> Result<Signed> {
         claims.aud = self.audience.clone();
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(Error::internal)?;
+        let ring = self.keys.ring();
+        let (header, key) = ring.signing();
+        let token = jsonwebtoken::encode(&header, &claims, key).map_err(Error::internal)?;
         Ok(Signed { token, claims })
     }
 
@@ -205,20 +240,83 @@ impl TokenSigner {
         kind: TokenKind,
         now: UnixTime,
     ) -> Result<Claims, TokenProblem> {
+        self.check(token, kind, now).map_err(Refusal::problem)
+    }
+
+    /// `verify`, telling a key this instance does not hold apart: the
+    /// caller may reload the keys and look again.
+    pub(crate) fn check(
+        &self,
+        token: &str,
+        kind: TokenKind,
+        now: UnixTime,
+    ) -> Result<Claims, Refusal> {
         if has_crit_header(token) {
-            return Err(TokenProblem::InvalidOrExpired);
+            return Err(INVALID);
         }
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|_| TokenProblem::InvalidOrExpired)?;
-        let claims = data.claims;
+        let header = jsonwebtoken::decode_header(token).map_err(|_| INVALID)?;
+        let validation = self
+            .validations
+            .iter()
+            .find(|(alg, _)| *alg == header.alg)
+            .map(|(_, v)| v)
+            .ok_or(INVALID)?;
+        let ring = self.keys.ring();
+        let (candidates, unknown_if_none) =
+            match ring.lookup(header.alg, header.kid.as_deref(), now) {
+                Lookup::Try {
+                    keys,
+                    unknown_if_none,
+                } => (keys, unknown_if_none),
+                Lookup::Unknown => return Err(Refusal::UnknownKey),
+                Lookup::Refused => return Err(INVALID),
+            };
+        let mut decoded = None;
+        for key in candidates {
+            match jsonwebtoken::decode::<Claims>(token, key, validation) {
+                Ok(data) => {
+                    decoded = Some(data.claims);
+                    break;
+                }
+                // Another key may have signed it.
+                Err(e) if matches!(e.kind(), ErrorKind::InvalidSignature) => {}
+                // Signed by this key, but not a token of ours.
+                Err(_) => return Err(INVALID),
+            }
+        }
+        let claims = match decoded {
+            Some(c) => c,
+            None if unknown_if_none => return Err(Refusal::UnknownKey),
+            None => return Err(INVALID),
+        };
         if claims.exp <= now || claims.nbf.is_some_and(|nbf| nbf > now) {
-            return Err(TokenProblem::InvalidOrExpired);
+            return Err(INVALID);
         }
         if claims.token_type != kind.as_str() {
-            return Err(TokenProblem::WrongType);
+            return Err(Refusal::Problem(TokenProblem::WrongType));
         }
         Ok(claims)
     }
+}
+
+/// How tokens signed with `alg` are checked: expiry and nbf against the
+/// domain Clock (in `check`), not the wall clock, so tests can move time; no
+/// claim is required by the library itself unless an audience is configured.
+fn validation(alg: jsonwebtoken::Algorithm, audience: Option<&str>) -> Validation {
+    let mut validation = Validation::new(alg);
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.required_spec_claims.clear();
+    match audience {
+        Some(aud) => {
+            validation.set_audience(&[aud]);
+            validation.set_required_spec_claims(&["aud"]);
+        }
+        // jsonwebtoken refuses any `aud` when none is expected; PyJWT
+        // with no audience given (simplejwt's default) ignores it.
+        None => validation.validate_aud = false,
+    }
+    validation
 }
 
 /// Whether the token's header names a `crit` parameter; jsonwebtoken's
@@ -239,6 +337,7 @@ fn has_crit_header(token: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
 
     const SECRET: &[u8] = b"a-test-signing-secret-of-32-bytes";
 

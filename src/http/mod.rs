@@ -8,6 +8,7 @@ pub mod docs;
 pub mod drf;
 pub mod extract;
 pub mod health;
+pub mod jwks;
 pub mod keyed;
 pub mod origin;
 pub mod request_log;
@@ -50,7 +51,7 @@ impl AppState {
 
 /// The router of every mounted contract.
 pub fn router(state: AppState) -> Router {
-    let mut router = Router::new().merge(health::router());
+    let mut router = Router::new().merge(health::router()).merge(jwks::router());
     for contract in &state.config.contracts {
         router = router.merge(contracts::router(*contract));
     }

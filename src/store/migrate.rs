@@ -51,6 +51,7 @@ pub const MIGRATIONS: &[Migration] = migrations![
     ("0005", "audit"),
     ("0006", "imports"),
     ("0007", "admin"),
+    ("0008", "signing_keys"),
 ];
 
 /// Checksums that sqlx's migrator recorded for steps 1 and 2 when each

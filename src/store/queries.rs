@@ -15,12 +15,14 @@ use crate::domain::clock::UnixTime;
 use crate::domain::console::ConsoleSession;
 use crate::domain::error::{Error, Result};
 use crate::domain::import::{ImportWrite, ImportedSessionState};
+use crate::domain::keys::{Algorithm, KeyState, PublicKey, StoredKey};
 use crate::domain::org::{NewOrg, Org, OrgId};
 use crate::domain::phone::Phone;
 use crate::domain::ports::{
     Attempt, AttemptKey, AttemptReservation, Count, OtpCandidate, OtpCounts, OtpReservation,
     Reserved, Store,
 };
+use crate::domain::secret::Secret;
 use crate::domain::sessions::{Session, SessionTokens};
 use crate::domain::user::{NewUser, User, UserId, UserPatch};
 use async_trait::async_trait;
@@ -177,6 +179,36 @@ impl FromRow for ImportedSessionState {
             ended_at: r.opt_int(5)?,
             session_id: r.opt_text(6)?,
             converted_at: r.opt_int(7)?,
+        })
+    }
+}
+
+/// The columns `StoredKey::from_row` reads, in its order.
+macro_rules! signing_key_columns {
+    () => {
+        "kid, algorithm, state, private_key, public_jwk, created_at, retire_after, retired_at"
+    };
+}
+
+impl FromRow for StoredKey {
+    fn from_row(r: &dyn Row) -> Result<Self> {
+        let kid = r.text(0)?;
+        let bad = |what: &str| Error::Internal(format!("signing key {kid}: unreadable {what}"));
+        let algorithm = Algorithm::parse(&r.text(1)?).ok_or_else(|| bad("algorithm"))?;
+        let state = KeyState::parse(&r.text(2)?).ok_or_else(|| bad("state"))?;
+        let public = match r.opt_text(4)? {
+            None => None,
+            Some(text) => Some(PublicKey::from_jwk_text(&text).ok_or_else(|| bad("public key"))?),
+        };
+        Ok(StoredKey {
+            algorithm,
+            state,
+            private: r.opt_text(3)?.map(Secret::new),
+            public,
+            created_at: r.int(5)?,
+            retire_after: r.opt_int(6)?,
+            retired_at: r.opt_int(7)?,
+            kid,
         })
     }
 }
@@ -822,6 +854,18 @@ impl Store for SqlStore {
         for (sql, before) in PRUNE {
             removed += self.db.run(query(sql).bind(now - before)).await?;
         }
+        // Readers already treat these keys as retired (domain/keys/);
+        // record it, and erase material that can no longer be of use.
+        self.db
+            .run(
+                query(
+                    "UPDATE signing_keys SET state = 'retired', retired_at = retire_after,
+                         private_key = NULL
+                     WHERE state = 'verifying' AND retire_after <= $1",
+                )
+                .bind(now),
+            )
+            .await?;
         Ok(removed)
     }
 
@@ -1235,5 +1279,90 @@ impl Store for SqlStore {
             .run(query("DELETE FROM console_sessions WHERE id_sha256 = $1").bind(id_sha256))
             .await?;
         Ok(done == 1)
+    }
+
+    async fn signing_keys(&self, live_only: bool) -> Result<Vec<StoredKey>> {
+        self.db
+            .all(
+                query(concat!(
+                    "SELECT ",
+                    signing_key_columns!(),
+                    " FROM signing_keys WHERE state <> 'retired' OR NOT $1
+                     ORDER BY created_at DESC,
+                         CASE state WHEN 'current' THEN 0 WHEN 'verifying' THEN 1 ELSE 2 END, kid"
+                ))
+                .bind(live_only),
+            )
+            .await
+    }
+
+    async fn adopt_jwt_secret(&self, kid: &str, now: UnixTime) -> Result<bool> {
+        // `WHERE` also keeps SQLite from reading ON CONFLICT as a join clause.
+        let n = self
+            .db
+            .run(
+                query(
+                    "INSERT INTO signing_keys (kid, algorithm, state, private_key, created_at)
+                     SELECT $1, 'HS256', 'current', value, $2 FROM settings
+                     WHERE name = 'jwt_secret' AND NOT EXISTS (SELECT 1 FROM signing_keys)
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(kid)
+                .bind(now),
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn insert_current_key(&self, key: &StoredKey) -> Result<bool> {
+        // The unique index on the current state turns a second current key
+        // into a conflict, which does nothing.
+        let n = self
+            .db
+            .run(
+                query(
+                    "INSERT INTO signing_keys (kid, algorithm, state, private_key, public_jwk,
+                         created_at) VALUES ($1, $2, 'current', $3, $4, $5)
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(&key.kid)
+                .bind(key.algorithm.as_str())
+                .bind(key.private.as_ref().map(|s| s.expose()))
+                .bind(key.public.as_ref().map(PublicKey::to_jwk_text))
+                .bind(key.created_at),
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn rotate_signing_key(
+        &self,
+        previous: &str,
+        retire_after: UnixTime,
+        next: &StoredKey,
+    ) -> Result<()> {
+        // If another rotation came first, `previous` is no longer current and
+        // the insert meets that rotation's current key in the unique index:
+        // a conflict, and nothing of this one is kept.
+        self.db
+            .batch(vec![
+                query(
+                    "UPDATE signing_keys SET state = 'verifying', retire_after = $2
+                     WHERE kid = $1 AND state = 'current'",
+                )
+                .bind(previous)
+                .bind(retire_after),
+                query(
+                    "INSERT INTO signing_keys (kid, algorithm, state, private_key, public_jwk,
+                         created_at) VALUES ($1, $2, 'current', $3, $4, $5)",
+                )
+                .bind(&next.kid)
+                .bind(next.algorithm.as_str())
+                .bind(next.private.as_ref().map(|s| s.expose()))
+                .bind(next.public.as_ref().map(PublicKey::to_jwk_text))
+                .bind(next.created_at),
+            ])
+            .await?;
+        Ok(())
     }
 }

@@ -211,8 +211,9 @@ impl TestApp {
         )
     }
 
-    /// An app whose auth events go nowhere: what a request sends to the
-    /// database is then all that reaches it.
+    /// An app whose auth events go nowhere and whose signing keys are not
+    /// re-read in the background: what a request sends to the database is
+    /// then all that reaches it.
     pub async fn spawn_without_audit() -> Self {
         let db = Arc::new(TestDb::create());
         let clock = Arc::new(ManualClock::new());
@@ -246,6 +247,10 @@ impl TestApp {
         let overrides = Overrides {
             clock: Some(clock.clone()),
             sms: (config.sms == default_sms).then(|| sms.clone() as Arc<dyn SmsSender>),
+            // Quiet apps: no periodic key reload between two counts.
+            key_reload_every: events
+                .is_some()
+                .then(|| std::time::Duration::from_secs(3600)),
             events,
         };
         let app = App::build(config, overrides).await.unwrap();

@@ -23,6 +23,7 @@ mod health;
 mod import_django;
 mod import_supabase;
 mod instances;
+mod keys;
 mod kikapu;
 mod listeners;
 mod logs;

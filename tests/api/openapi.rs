@@ -28,7 +28,7 @@ const SERVICE_ROUTES_ELSEWHERE: [(&str, &str); 3] = [
 /// Of `SERVICE_ROUTES_ELSEWHERE`, those not built yet on this branch: each
 /// must still answer the router's 404, so the list cannot go stale. When one
 /// is mounted, this test says so: take it off this list.
-const NOT_MOUNTED_YET: [&str; 1] = ["/.well-known/jwks.json"];
+const NOT_MOUNTED_YET: [&str; 0] = [];
 
 fn document() -> Value {
     serde_json::from_str(docs::DOCUMENT).expect("docs/openapi.json is JSON")
@@ -656,4 +656,40 @@ async fn documented_and_undocumented_requests_get_documented_answers() {
             "{path} never answered {status}: {statuses:?}"
         );
     }
+}
+
+/// The JWK set under each algorithm, and after a rotation from EdDSA to
+/// RS256 (both kinds at once): as documented, Cache-Control too.
+#[tokio::test]
+async fn the_jwk_set_is_as_documented_under_every_algorithm() {
+    use accountd::domain::keys::Algorithm;
+    let doc = document();
+    let mut sizes = Vec::new();
+    let mut apps = Vec::new();
+    for algorithm in [Algorithm::Hs256, Algorithm::EdDsa, Algorithm::Rs256] {
+        let app = TestApp::spawn_with(|c| c.jwt_algorithm = algorithm).await;
+        sizes.push(documented_jwks(&doc, &app).await);
+        apps.push(app);
+    }
+    // A restart with RS256 where EdDSA signed: both kinds at once.
+    let switched = apps[1]
+        .another_instance_with(|c| c.jwt_algorithm = Algorithm::Rs256)
+        .await;
+    sizes.push(documented_jwks(&doc, &switched).await);
+    // HS256 none; EdDSA one; RS256 one; after the switch two.
+    assert_eq!(sizes, [0, 1, 1, 2]);
+}
+
+/// GET the JWK set, check it against the document; how many keys it has.
+async fn documented_jwks(doc: &Value, app: &TestApp) -> usize {
+    let url = format!("{}/.well-known/jwks.json", app.url);
+    let r = app.client.get(&url).send().await.unwrap();
+    assert_eq!(
+        r.headers().get("cache-control").unwrap(),
+        "public, max-age=10"
+    );
+    let (status, body) =
+        assert_documented(doc, "GET", "/.well-known/jwks.json", app.client.get(&url)).await;
+    assert_eq!(status, 200);
+    body["keys"].as_array().unwrap().len()
 }
