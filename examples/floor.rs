@@ -220,30 +220,39 @@ async fn delivery_refresh(
     }
 }
 
-/// A user object of about the size accountd answers at university's profile.
+/// The user object accountd answers at university's profile for the
+/// benchmark's student (bench/run), with the same fields and values.
 async fn profile(State(floor): State<Shared>, headers: HeaderMap) -> Response {
     let Some(claims) = floor.bearer(&headers) else {
         return unauthorized();
     };
     Json(json!({
-        "id": claims.user_id,
-        "username": "bench_student",
-        "email": null,
-        "first_name": "Bench",
-        "last_name": "Student",
-        "user_type": "student",
-        "phone_number": "+12025550100",
-        "university_id": null,
-        "date_of_birth": null,
-        "major": null,
-        "academic_level": null,
-        "enrollment_year": null,
-        "department": null,
-        "position": null,
-        "is_student": true,
-        "is_staff_member": false,
-        "student_profile": null,
-        "staff_profile": null,
+        "success": true,
+        "user": {
+            "id": claims.user_id,
+            "username": "bench_student",
+            "email": "bench.student@university.edu",
+            "first_name": "Bench",
+            "last_name": "Student",
+            "university_id": "STU2024001",
+            "user_type": "student",
+            "phone_number": "+12025550101",
+            "date_of_birth": "2000-01-15",
+            "major": "Computer Science",
+            "academic_level": "undergraduate",
+            "enrollment_year": 2024,
+            "department": null,
+            "position": null,
+            "is_student": true,
+            "is_staff_member": false,
+            "student_profile": {
+                "student_id": "CS2024001",
+                "gpa": "3.75",
+                "credits_completed": 45,
+                "graduation_date": "2028-05-15",
+            },
+            "staff_profile": null,
+        },
     }))
     .into_response()
 }
