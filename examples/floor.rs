@@ -284,7 +284,7 @@ fn time_hash(n: u32) -> anyhow::Result<()> {
         hash("a long bench password")?;
     }
     let ms = start.elapsed().as_secs_f64() * 1000.0 / f64::from(n.max(1));
-    println!("{ms:.2}");
+    println!("{ms:.1}");
     Ok(())
 }
 
