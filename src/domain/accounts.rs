@@ -27,8 +27,69 @@ use std::time::Duration;
 /// checked (a right password must not be refused because others are in
 /// flight) before the server calls itself too busy.
 const PLACE_WAIT: Duration = Duration::from_secs(10);
-/// How often a waiting attempt looks again.
-const PLACE_POLL: Duration = Duration::from_millis(20);
+/// How often a waiting attempt looks again: first after this, then twice
+/// as long each time up to `PLACE_POLL_MAX` (a hash takes tens of
+/// milliseconds; many waiters must not hammer the database).
+const PLACE_POLL: Duration = Duration::from_millis(10);
+const PLACE_POLL_MAX: Duration = Duration::from_millis(160);
+
+/// A place held for one attempt (`Accounts::hold_place`). Settled once the
+/// check is done; if the request is dropped first (the client went away
+/// mid-hash), the place is given back uncounted at once rather than held
+/// until it goes stale.
+struct Place {
+    store: Arc<dyn Store>,
+    id: i64,
+    scope: String,
+    name: String,
+    client: String,
+    settled: bool,
+}
+
+impl Place {
+    fn key(&self) -> AttemptKey<'_> {
+        AttemptKey {
+            scope: &self.scope,
+            name: &self.name,
+            client: &self.client,
+        }
+    }
+
+    /// The attempt failed (it now counts) or did not.
+    async fn settle(mut self, failed: bool) -> Result<()> {
+        self.settled = true;
+        self.store
+            .settle_attempt(self.id, &self.key(), failed)
+            .await
+    }
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (store, id) = (self.store.clone(), self.id);
+        let scope = std::mem::take(&mut self.scope);
+        let (name, client) = (
+            std::mem::take(&mut self.name),
+            std::mem::take(&mut self.client),
+        );
+        runtime.spawn(async move {
+            let key = AttemptKey {
+                scope: &scope,
+                name: &name,
+                client: &client,
+            };
+            if let Err(e) = store.settle_attempt(id, &key, false).await {
+                tracing::warn!(error = %e, "an abandoned attempt's place was not given back");
+            }
+        });
+    }
+}
 
 /// The scopes attempts are counted under.
 const LOGIN: &str = "login";
@@ -311,8 +372,9 @@ impl Accounts {
         limits: (&'static str, &'static str),
         user: Option<UserId>,
         origin: &Origin,
-    ) -> Result<i64> {
+    ) -> Result<Place> {
         let deadline = tokio::time::Instant::now() + PLACE_WAIT;
+        let mut poll = PLACE_POLL;
         loop {
             let now = self.now();
             let attempt = self
@@ -326,7 +388,16 @@ impl Accounts {
                 })
                 .await?;
             let (client_failed, name_failed) = match attempt {
-                Attempt::Reserved(id) => return Ok(id),
+                Attempt::Reserved(id) => {
+                    return Ok(Place {
+                        store: self.store.clone(),
+                        id,
+                        scope: key.scope.to_owned(),
+                        name: key.name.to_owned(),
+                        client: key.client.to_owned(),
+                        settled: false,
+                    })
+                }
                 Attempt::Refused {
                     per_client: c,
                     per_name: n,
@@ -352,7 +423,11 @@ impl Accounts {
                     "attempts in flight did not finish in time".into(),
                 ));
             }
-            tokio::time::sleep(PLACE_POLL).await;
+            // Jittered, so waiters released together do not come back together.
+            let jitter =
+                Duration::from_millis(rand::random::<u64>() % (poll.as_millis() as u64 / 2 + 1));
+            tokio::time::sleep(poll + jitter).await;
+            poll = (poll * 2).min(PLACE_POLL_MAX);
         }
     }
 
@@ -398,7 +473,7 @@ impl Accounts {
             Err(e) => {
                 // Not checked (the hash queue is full): the place is freed,
                 // not counted as a failure.
-                self.store.settle_attempt(place, &key, false).await?;
+                place.settle(false).await?;
                 return Err(e);
             }
         };
@@ -413,12 +488,12 @@ impl Accounts {
                     who.map(UserId),
                     origin,
                 ));
-                self.store.settle_attempt(place, &key, true).await?;
+                place.settle(true).await?;
                 return Err(Error::InvalidCredentials);
             }
         };
         // Right password: forget this address's failures, the attempt included.
-        self.store.settle_attempt(place, &key, false).await?;
+        place.settle(false).await?;
         if verdict == Verdict::RightButStale {
             if let Some(old) = &user.password_hash {
                 self.rehash(user.id, password, old);
@@ -762,7 +837,7 @@ impl Accounts {
         let place = self.hold_guess(key, user, origin).await?;
         let checked = self.compare_code(phone, spec, code).await;
         let failed = matches!(checked, Err(Error::OtpInvalid));
-        self.store.settle_attempt(place, &key, failed).await?;
+        place.settle(failed).await?;
         self.emit_result(EventKind::CodeVerified, user, origin, &checked);
         checked
     }
@@ -773,7 +848,7 @@ impl Accounts {
         key: AttemptKey<'_>,
         user: Option<UserId>,
         origin: &Origin,
-    ) -> Result<i64> {
+    ) -> Result<Place> {
         let budgets = (self.policies.limits.guesses_per_client, Budget::UNLIMITED);
         let names = ("code_guesses_per_address", "none");
         self.hold_place(key, budgets, names, user, origin).await
@@ -819,7 +894,7 @@ impl Accounts {
             self.event(EventKind::CodeVerified, "invalid_code", Some(user), origin)
                 .with("reason", "second_factor_required"),
         );
-        match self.store.settle_attempt(place, &key, true).await {
+        match place.settle(true).await {
             Ok(()) => Error::OtpInvalid,
             Err(e) => e,
         }

@@ -388,3 +388,37 @@ async fn wrong_codes_from_one_address_are_throttled_whatever_phone_they_name() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 }
+
+#[tokio::test]
+async fn a_login_abandoned_by_its_client_mid_check_gives_its_place_back_at_once() {
+    let app = TestApp::spawn().await;
+    ann(&app).await;
+    // Ten clients that give up before their hashes are done.
+    let impatient = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(5))
+        .build()
+        .unwrap();
+    let gone = (0..10).map(|_| {
+        impatient
+            .post(format!("{}{SIMPLE_LOGIN}", app.url))
+            .json(&json!({"username": "ann", "password": PASSWORD}))
+            .send()
+    });
+    for r in futures::future::join_all(gone).await {
+        assert!(r.is_err(), "a client meant to give up got an answer");
+    }
+    // Their places come back as the server drops their requests, not a
+    // minute later when they would go stale.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while app.count("SELECT COUNT(*) FROM attempts").await > 0 {
+        assert!(std::time::Instant::now() < deadline, "places still held");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let r = app
+        .post(
+            SIMPLE_LOGIN,
+            json!({"username": "ann", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+}
