@@ -13,6 +13,7 @@ mod audit;
 mod backup;
 pub mod db;
 mod migrate;
+mod pg_connections;
 pub mod postgres;
 mod queries;
 mod rows;

@@ -12,14 +12,16 @@
 use super::db::{Arg, DbError, FromRow, Query, Row, STATEMENT_TIMEOUT};
 use super::migrate;
 use crate::domain::error::{Error, Result};
-use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{Arguments, Connection, PgPool, Row as _};
+use super::pg_connections::Connections;
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgRow};
+use sqlx::{Arguments, Connection, Row as _};
+use std::sync::Arc;
 use std::str::FromStr;
 use std::time::Duration;
 
 /// Connections per instance: N instances need N × this within the server's
 /// `max_connections` (100 by default).
-const MAX_CONNECTIONS: u32 = 10;
+const MAX_CONNECTIONS: usize = 10;
 /// How long a request waits for a connection, or for a new one to be made,
 /// before it answers 503: inside the 2 s INTERFACE.md gives an outage.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1500);
@@ -28,7 +30,7 @@ const MIGRATION_LOCK: i64 = 0x6163_636f_756e_7464; // "accountd"
 
 #[derive(Clone)]
 pub struct Pool {
-    pool: PgPool,
+    pool: Arc<Connections>,
 }
 
 fn options(url: &str) -> Result<PgConnectOptions> {
@@ -46,24 +48,22 @@ fn options(url: &str) -> Result<PgConnectOptions> {
 impl Pool {
     /// Connect and apply pending migrations.
     pub async fn open(url: &str) -> Result<Self> {
-        let pool = PgPoolOptions::new()
-            .max_connections(MAX_CONNECTIONS)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            // No ping before each use (a second round trip per request): a
-            // broken connection fails its statement, which answers 503, and
-            // is not returned to the pool.
-            .test_before_acquire(false)
-            .connect_with(options(url)?)
-            .await
-            .map_err(|e| Error::Unavailable(format!("cannot connect to PostgreSQL: {e}")))?;
-        let this = Self { pool };
+        let pool = Connections::new(options(url)?, MAX_CONNECTIONS, ACQUIRE_TIMEOUT);
+        let this = Self {
+            pool: Arc::new(pool),
+        };
         this.migrate().await?;
         Ok(this)
     }
 
     async fn migrate(&self) -> Result<()> {
         let failed = |e: sqlx::Error| Error::Unavailable(format!("migration failed: {e}"));
-        let mut tx = self.pool.begin().await.map_err(failed)?;
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| Error::Unavailable(format!("cannot connect to PostgreSQL: {e}")))?;
+        let mut tx = conn.begin().await.map_err(failed)?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(MIGRATION_LOCK)
             .execute(&mut *tx)
@@ -92,31 +92,113 @@ impl Pool {
                 .await
                 .map_err(failed)?;
         }
-        tx.commit().await.map_err(failed)
+        tx.commit().await.map_err(failed)?;
+        conn.give_back();
+        Ok(())
+    }
+
+    /// Run `work` on a connection, bounded in time; the connection goes
+    /// back to the pool only if the work finished at the database (a
+    /// statement the server refused leaves it sound; an I/O error or a
+    /// timeout does not).
+    async fn with<T, F>(&self, work: F) -> Result<T>
+    where
+        F: for<'c> FnOnce(
+            &'c mut sqlx::PgConnection,
+        ) -> Work<'c, T>,
+    {
+        let pool = &self.pool;
+        bounded(async move {
+            let mut conn = pool.acquire().await?;
+            match work(&mut conn).await {
+                Ok(done) => {
+                    conn.give_back();
+                    Ok(done)
+                }
+                Err(e @ sqlx::Error::Database(_)) => {
+                    conn.give_back();
+                    Err(e)
+                }
+                Err(e) => {
+                    if matches!(e, sqlx::Error::Io(_)) {
+                        pool.forget_idle();
+                    }
+                    Err(e)
+                }
+            }
+        })
+        .await
     }
 
     pub async fn all<T: FromRow>(&self, q: Query) -> Result<Vec<T>> {
-        let rows = bounded(sqlx::query_with(q.sql, arguments(&q)?).fetch_all(&self.pool)).await?;
+        let args = arguments(&q)?;
+        let rows = self
+            .with(move |c| Box::pin(sqlx::query_with(q.sql, args).fetch_all(c)))
+            .await?;
         rows.iter().map(|r| T::from_row(&PgRowRef(r))).collect()
     }
 
     pub async fn run(&self, q: Query) -> Result<u64> {
-        let done = bounded(sqlx::query_with(q.sql, arguments(&q)?).execute(&self.pool)).await?;
+        let args = arguments(&q)?;
+        let done = self
+            .with(move |c| Box::pin(sqlx::query_with(q.sql, args).execute(c)))
+            .await?;
         Ok(done.rows_affected())
     }
 
     pub async fn batch(&self, qs: Vec<Query>) -> Result<Vec<u64>> {
-        bounded(self.transaction(&qs)).await
+        self.with(move |c| Box::pin(async move { transaction(c, &qs).await }))
+            .await
     }
 
     /// `batch` with no bound on the whole (each statement keeps the
     /// server's `statement_timeout`): bulk work at the command line.
     pub async fn long_batch(&self, qs: Vec<Query>) -> Result<Vec<u64>> {
-        self.transaction(&qs).await.map_err(|e| map_error(e).into())
+        let mut conn = self.pool.acquire().await.map_err(|e| Error::from(map_error(e)))?;
+        let done = transaction(&mut conn, &qs).await;
+        if done.is_ok() {
+            conn.give_back();
+        }
+        done.map_err(|e| map_error(e).into())
     }
 
-    async fn transaction(&self, qs: &[Query]) -> std::result::Result<Vec<u64>, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+    /// `q` inside a transaction holding the advisory lock of `key`.
+    pub async fn locked<T: FromRow>(&self, key: &str, q: Query) -> Result<Vec<T>> {
+        let key = key.to_owned();
+        let args = arguments(&q)?;
+        let rows = self
+            .with(move |c| {
+                Box::pin(async move {
+                    let mut tx = c.begin().await?;
+                    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                        .bind(key)
+                        .execute(&mut *tx)
+                        .await?;
+                    let rows = sqlx::query_with(q.sql, args).fetch_all(&mut *tx).await?;
+                    tx.commit().await?;
+                    Ok(rows)
+                })
+            })
+            .await?;
+        rows.iter().map(|r| T::from_row(&PgRowRef(r))).collect()
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        self.with(|c| Box::pin(c.ping())).await
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Statements in order in one transaction on `conn`.
+async fn transaction(
+    conn: &mut sqlx::PgConnection,
+    qs: &[Query],
+) -> std::result::Result<Vec<u64>, sqlx::Error> {
+    {
+        let mut tx = conn.begin().await?;
         let mut counts = Vec::with_capacity(qs.len());
         for q in qs {
             let args = arguments(q).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
@@ -130,36 +212,12 @@ impl Pool {
         tx.commit().await?;
         Ok(counts)
     }
-
-    /// `q` inside a transaction holding the advisory lock of `key`.
-    pub async fn locked<T: FromRow>(&self, key: &str, q: Query) -> Result<Vec<T>> {
-        let rows = bounded(async {
-            let mut tx = self.pool.begin().await?;
-            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-                .bind(key)
-                .execute(&mut *tx)
-                .await?;
-            let args = arguments(&q).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
-            let rows = sqlx::query_with(q.sql, args).fetch_all(&mut *tx).await?;
-            tx.commit().await?;
-            Ok(rows)
-        })
-        .await?;
-        rows.iter().map(|r| T::from_row(&PgRowRef(r))).collect()
-    }
-
-    pub async fn ping(&self) -> Result<()> {
-        bounded(async {
-            let mut conn = self.pool.acquire().await?;
-            conn.ping().await
-        })
-        .await
-    }
-
-    pub async fn close(&self) {
-        self.pool.close().await;
-    }
 }
+
+/// Work on one connection, borrowed for as long as it runs.
+type Work<'c, T> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = std::result::Result<T, sqlx::Error>> + Send + 'c>,
+>;
 
 /// A database call bounded in time: a server that stopped answering (a
 /// network partition keeps sockets open for minutes) is an outage too.
