@@ -14,6 +14,7 @@ use crate::domain::supabase::SupabaseVerifier;
 use crate::domain::tokens::TokenSigner;
 use crate::domain::Accounts;
 use crate::http::{self, AppState};
+use crate::metrics::{CountedEvents, CountedSms, Metrics};
 use crate::{sms, store};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -77,6 +78,7 @@ pub async fn accounts(
     config: &Config,
     store: Arc<dyn Store>,
     overrides: Overrides,
+    metrics: &Arc<Metrics>,
 ) -> Result<Accounts, String> {
     let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
     // Kept in the database (or ACCOUNTD_JWT_SECRET), so tokens outlive
@@ -84,12 +86,31 @@ pub async fn accounts(
     let keys = Keys::load(store.as_ref(), key_policy(config), clock.now())
         .await
         .map_err(|e| format!("signing keys: {e}"))?;
-    tracing::info!(signing_key = %keys.describe(), "signing key");
+    // The startup line (INTERFACE.md, "Observability"): what an operator
+    // checks first, with no secret (the URL without its password).
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        database = %crate::config::url_for_log(&config.database_url),
+        sms = config.sms.name(),
+        signing_key = %keys.describe(),
+        "accountd starting"
+    );
+    if config.sms == crate::config::SmsProvider::Console && overrides.sms.is_none() {
+        tracing::warn!(
+            "ACCOUNTD_SMS_PROVIDER=console: codes are written to this log, not sent; \
+             for development only"
+        );
+    }
     let otp_key = otp_key(store.as_ref()).await?;
     let sms = match overrides.sms {
         Some(s) => s,
         None => sms::from_config(config)?,
     };
+    let sms = Arc::new(CountedSms {
+        inner: sms,
+        provider: config.sms.name(),
+        metrics: metrics.clone(),
+    });
     let (workers, queue) = (config.hash_workers, config.hash_queue);
     // `new` waits for the dummy hash: off the runtime.
     let hasher = tokio::task::spawn_blocking(move || PasswordHasher::new(workers, queue))
@@ -100,6 +121,10 @@ pub async fn accounts(
         Some(e) => e,
         None => crate::store::AuditWriter::start(store.clone()),
     };
+    let events = Arc::new(CountedEvents {
+        inner: events,
+        metrics: metrics.clone(),
+    });
     let accounts = Accounts::new(
         store,
         sms,
@@ -154,7 +179,8 @@ impl App {
             .await
             .map_err(|e| e.to_string())?;
         let key_reload_every = overrides.key_reload_every.unwrap_or(keys::RELOAD_EVERY);
-        let accounts = accounts(&config, store, overrides).await?;
+        let metrics = Arc::new(Metrics::new());
+        let accounts = accounts(&config, store, overrides, &metrics).await?;
         let listener = TcpListener::bind(&config.listen)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
@@ -171,6 +197,7 @@ impl App {
             state: AppState {
                 accounts: Arc::new(accounts),
                 config: Arc::new(config),
+                metrics,
             },
             key_reload_every,
         })

@@ -5,6 +5,8 @@
 //! `ACCOUNTD_` prefix (`otp_ttl_seconds`), so a TOML file may use either
 //! spelling and every key is parsed and checked in one place.
 
+pub mod settings;
+
 use crate::domain::keys::Algorithm;
 use crate::domain::secret::Secret;
 use std::collections::BTreeMap;
@@ -84,6 +86,18 @@ pub enum SmsProvider {
     AfricasTalking(AfricasTalkingConfig),
 }
 
+impl SmsProvider {
+    /// The provider's name, as `ACCOUNTD_SMS_PROVIDER` gives it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SmsProvider::Console => "console",
+            SmsProvider::Webhook { .. } => "webhook",
+            SmsProvider::Twilio(_) => "twilio",
+            SmsProvider::AfricasTalking(_) => "africastalking",
+        }
+    }
+}
+
 /// Twilio's Messages API. `Debug` hides the auth token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TwilioConfig {
@@ -106,6 +120,8 @@ pub struct AfricasTalkingConfig {
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct Config {
+    /// The TOML file read (`ACCOUNTD_CONFIG`), if any.
+    pub config_file: Option<String>,
     pub database_url: String,
     pub listen: String,
     /// The admin listener's address (`/metrics`, the admin API and console);
@@ -250,8 +266,9 @@ impl Config {
             .iter()
             .find(|(k, _)| k == "ACCOUNTD_CONFIG")
             .map(|(_, v)| v.clone());
-        if let Some(path) = file.filter(|p| !p.is_empty()) {
-            let text = std::fs::read_to_string(&path)
+        let file = file.filter(|p| !p.is_empty());
+        if let Some(path) = &file {
+            let text = std::fs::read_to_string(path)
                 .map_err(|e| format!("cannot read config file {path}: {e}"))?;
             let table: toml::Table = text
                 .parse()
@@ -270,17 +287,33 @@ impl Config {
                         .join(","),
                     other => other.to_string(),
                 };
-                map.insert(normalise(&k), value);
+                let key = normalise(&k);
+                if settings::find(&key).is_none() || key == "config" {
+                    return Err(format!(
+                        "config file {path}: unknown key {k:?} (accountd serve --help lists the settings)"
+                    ));
+                }
+                map.insert(key, value);
             }
         }
         for (k, v) in vars {
             if let Some(rest) = k.strip_prefix(PREFIX) {
+                if settings::ignored(rest) {
+                    continue;
+                }
+                if settings::find(rest).is_none() {
+                    return Err(format!(
+                        "{k}: unknown setting (accountd serve --help lists the settings)"
+                    ));
+                }
                 if rest != "CONFIG" {
                     map.insert(rest.to_lowercase(), v.clone());
                 }
             }
         }
-        Self::from_map(map)
+        let mut config = Self::from_map(map)?;
+        config.config_file = file;
+        Ok(config)
     }
 
     fn from_map(mut m: BTreeMap<String, String>) -> Result<Self, String> {
@@ -363,6 +396,7 @@ impl Config {
         let hash_workers = positive(&mut take, "hash_workers", cores as i64)? as usize;
         let hash_queue = positive(&mut take, "hash_queue", 64 * hash_workers as i64)? as usize;
         let config = Config {
+            config_file: None,
             database_url: take("database_url").unwrap_or_else(|| "sqlite://accountd.db".into()),
             listen: take("listen").unwrap_or_else(|| "127.0.0.1:8000".into()),
             admin_listen: match take("admin_listen") {
@@ -488,6 +522,114 @@ impl Config {
         Ok(config)
     }
 
+    /// Every setting's effective value, in `settings::SETTINGS` order, as
+    /// `accountd config` prints it: secrets only as set or not, URLs without
+    /// their password or query.
+    pub fn effective(&self) -> Vec<(String, String)> {
+        let hidden = |set: bool| if set { "(set, hidden)" } else { "-" }.to_owned();
+        let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_owned());
+        let list = |v: &[String]| {
+            if v.is_empty() {
+                "-".to_owned()
+            } else {
+                v.join(",")
+            }
+        };
+        let (twilio, africastalking) = match &self.sms {
+            SmsProvider::Twilio(t) => (Some(t), None),
+            SmsProvider::AfricasTalking(a) => (None, Some(a)),
+            _ => (None, None),
+        };
+        settings::SETTINGS
+            .iter()
+            .map(|s| {
+                let value = match s.key {
+                    "CONFIG" => opt(&self.config_file),
+                    "DATABASE_URL" => url_for_log(&self.database_url),
+                    "LISTEN" => self.listen.clone(),
+                    "ADMIN_LISTEN" => self.admin_listen.clone().unwrap_or_else(|| "off".into()),
+                    "ADMIN_TOKEN" => hidden(self.admin_token.is_some()),
+                    "ADMIN_SESSION_SECONDS" => self.admin_session_seconds.to_string(),
+                    "ADMIN_HTTPS" => self.admin_https.to_string(),
+                    "CONTRACTS" => self
+                        .contracts
+                        .iter()
+                        .map(|c| c.name())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    "JWT_SECRET" => hidden(self.jwt_secret.is_some()),
+                    "JWT_ALGORITHM" => self.jwt_algorithm.to_string(),
+                    "JWT_PREVIOUS_SECRETS" => hidden(!self.jwt_previous_secrets.is_empty()),
+                    "JWT_AUDIENCE" => opt(&self.jwt_audience),
+                    "SUPABASE_JWT_SECRET" => hidden(self.supabase_jwt_secret.is_some()),
+                    "SMS_PROVIDER" => self.sms.name().to_owned(),
+                    "SMS_WEBHOOK_URL" => match &self.sms {
+                        SmsProvider::Webhook { url } => url_for_log(url),
+                        _ => "-".into(),
+                    },
+                    "SMS_TIMEOUT_SECONDS" => self.sms_timeout_seconds.to_string(),
+                    "TWILIO_ACCOUNT_SID" => opt(&twilio.map(|t| t.account_sid.clone())),
+                    "TWILIO_AUTH_TOKEN" => hidden(twilio.is_some()),
+                    "TWILIO_FROM" => opt(&twilio.map(|t| t.from.clone())),
+                    "TWILIO_BASE_URL" => opt(&twilio.map(|t| t.base_url.clone())),
+                    "AFRICASTALKING_USERNAME" => opt(&africastalking.map(|a| a.username.clone())),
+                    "AFRICASTALKING_API_KEY" => hidden(africastalking.is_some()),
+                    "AFRICASTALKING_FROM" => opt(&africastalking.and_then(|a| a.from.clone())),
+                    "AFRICASTALKING_BASE_URL" => opt(&africastalking.map(|a| a.base_url.clone())),
+                    "OTP_RESEND_SECONDS" => self.otp_resend_seconds.to_string(),
+                    "OTP_TTL_SECONDS" => self.otp_ttl_seconds.to_string(),
+                    "OTP_MAX_ATTEMPTS" => self.otp_max_attempts.to_string(),
+                    "OTP_MAX_SENDS_PER_HOUR" => self.otp_max_sends_per_hour.to_string(),
+                    "OTP_MAX_FAILURES_PER_ADDRESS_PER_HOUR" => {
+                        self.otp_max_failures_per_address_per_hour.to_string()
+                    }
+                    "REFRESH_REUSE_SECONDS" => self.refresh_reuse_seconds.to_string(),
+                    "LOGIN_MAX_FAILURES" => self.login_max_failures.to_string(),
+                    "LOGIN_MAX_FAILURES_ACCOUNT" => self.login_max_failures_account.to_string(),
+                    "SMS_MAX_PER_ADDRESS_PER_HOUR" => self.sms_max_per_address_per_hour.to_string(),
+                    "SMS_MAX_PER_HOUR" => self.sms_max_per_hour.to_string(),
+                    "SMS_ALLOWED_COUNTRIES" => list(
+                        &self
+                            .sms_allowed_countries
+                            .iter()
+                            .map(u16::to_string)
+                            .collect::<Vec<_>>(),
+                    ),
+                    "AUDIT_RETENTION_DAYS" => self.audit_retention_days.to_string(),
+                    "TRUSTED_PROXY_HEADER" => opt(&self.trusted_proxy_header),
+                    "CORS_ORIGINS" => list(&self.cors_origins),
+                    "PHONE_STRICT" => self.phone_strict.to_string(),
+                    "MAX_BODY_BYTES" => self.max_body_bytes.to_string(),
+                    "HASH_WORKERS" => self.hash_workers.to_string(),
+                    "HASH_QUEUE" => self.hash_queue.to_string(),
+                    "HEADER_TIMEOUT_SECONDS" => self.header_timeout_seconds.to_string(),
+                    "REQUEST_TIMEOUT_SECONDS" => self.request_timeout_seconds.to_string(),
+                    "IDLE_TIMEOUT_SECONDS" => self.idle_timeout_seconds.to_string(),
+                    "SHUTDOWN_SECONDS" => self.shutdown_seconds.to_string(),
+                    "LOG_FORMAT" => match self.log_format {
+                        LogFormat::Text => "text".into(),
+                        LogFormat::Json => "json".into(),
+                    },
+                    lifetime => Contract::ALL
+                        .into_iter()
+                        .find_map(|c| {
+                            let t = self.ttl(c);
+                            let prefix = c.name().to_ascii_uppercase();
+                            match lifetime.strip_prefix(prefix.as_str())? {
+                                "_ACCESS_SECONDS" => Some(t.access.to_string()),
+                                "_REFRESH_SECONDS" => Some(t.refresh.to_string()),
+                                _ => None,
+                            }
+                        })
+                        // A row of the table this match does not know: the
+                        // unit test below catches it.
+                        .unwrap_or_else(|| "?".to_owned()),
+                };
+                (format!("{PREFIX}{}", s.key), value)
+            })
+            .collect()
+    }
+
     pub fn ttl(&self, c: Contract) -> TokenTtl {
         self.ttl.get(&c).copied().unwrap_or(TokenTtl {
             access: 300,
@@ -572,6 +714,99 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_naming_them() {
+        let e = Config::from_sources(&vars(&[("ACCOUNTD_OTP_TTL_SECOND", "30")])).unwrap_err();
+        assert_eq!(
+            e,
+            "ACCOUNTD_OTP_TTL_SECOND: unknown setting (accountd serve --help lists the settings)"
+        );
+        // The harness's own variables, and other programs', are not ours.
+        Config::from_sources(&vars(&[
+            ("ACCOUNTD_TEST_BACKEND", "postgres"),
+            ("ACCOUNTD", "x"),
+            ("RUST_LOG", "warn"),
+        ]))
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("accountd.toml");
+        std::fs::write(&path, "listen = \"0.0.0.0:9\"\notp_ttl = 30\n").unwrap();
+        let e = Config::from_sources(&vars(&[("ACCOUNTD_CONFIG", path.to_str().unwrap())]))
+            .unwrap_err();
+        assert!(
+            e.ends_with("unknown key \"otp_ttl\" (accountd serve --help lists the settings)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn every_setting_is_read_shown_and_documented() {
+        // Each row's key is one from_sources takes (an unknown one errs)...
+        let readme = include_str!("../README.md");
+        let mut all = Vec::new();
+        for s in settings::SETTINGS {
+            assert!(settings::find(s.key).is_some());
+            let name = format!("ACCOUNTD_{}", s.key);
+            // ...that README names (lifetimes by their pattern)...
+            let lifetime =
+                s.key.ends_with("_ACCESS_SECONDS") || s.key.ends_with("_REFRESH_SECONDS");
+            assert!(
+                lifetime || readme.contains(&name),
+                "{name} is not in README.md"
+            );
+            all.push(name);
+        }
+        // ...and that `accountd config` shows, in the table's order.
+        let shown: Vec<String> = Config::from_sources(&[])
+            .unwrap()
+            .effective()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(shown, all);
+        let values = Config::from_sources(&[]).unwrap().effective();
+        assert!(values.iter().all(|(_, v)| v != "?"), "{values:?}");
+        // Numeric defaults in the table are the defaults in force.
+        for ((key, value), s) in values.iter().zip(settings::SETTINGS) {
+            if s.default.parse::<i64>().is_ok() {
+                assert_eq!(value, s.default, "{key}");
+            }
+        }
+    }
+
+    #[test]
+    fn config_shows_secrets_only_as_set() {
+        let secret = "s3cret-signing-key-of-thirty-two-bytes";
+        let c = Config::from_sources(&vars(&[
+            (
+                "ACCOUNTD_DATABASE_URL",
+                "postgres://app:hunter2@db/accounts",
+            ),
+            ("ACCOUNTD_JWT_SECRET", secret),
+            ("ACCOUNTD_SMS_PROVIDER", "webhook"),
+            (
+                "ACCOUNTD_SMS_WEBHOOK_URL",
+                "https://hooks.example/sms?token=abc123",
+            ),
+        ]))
+        .unwrap();
+        let shown: BTreeMap<String, String> = c.effective().into_iter().collect();
+        assert_eq!(shown["ACCOUNTD_JWT_SECRET"], "(set, hidden)");
+        assert_eq!(shown["ACCOUNTD_ADMIN_TOKEN"], "-");
+        assert_eq!(
+            shown["ACCOUNTD_DATABASE_URL"],
+            "postgres://app:***@db/accounts"
+        );
+        assert_eq!(
+            shown["ACCOUNTD_SMS_WEBHOOK_URL"],
+            "https://hooks.example/sms?***"
+        );
+        let all = format!("{shown:?}");
+        for leak in [secret, "hunter2", "abc123"] {
+            assert!(!all.contains(leak), "{leak} in {all}");
+        }
     }
 
     #[test]

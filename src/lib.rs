@@ -15,5 +15,6 @@ pub mod domain;
 pub mod http;
 pub mod import;
 pub mod logging;
+pub mod metrics;
 pub mod sms;
 pub mod store;

@@ -36,11 +36,14 @@ pub fn routes() -> Vec<Route> {
 /// the access log (the audit trail records the id), the body limit, and
 /// headers that keep pages out of frames and caches.
 pub fn router(state: &AppState) -> Router<AppState> {
+    let all = routes();
     let edge = request_log::Edge {
         proxy_header: state.config.trusted_proxy_header.as_deref().map(Arc::from),
         request_timeout: Duration::from_secs(state.config.request_timeout_seconds),
+        metrics: state.metrics.clone(),
+        routes: Arc::new(request_log::Routes::of(&all, "admin")),
     };
-    contracts::mount(routes())
+    contracts::mount(all)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(middleware::from_fn(guard))

@@ -1,5 +1,6 @@
 //! The command line (INTERFACE.md, "The binary and its commands"):
-//! `serve`, `migrate`, `user …`, `org …`, `import …`, `backup`. Results are
+//! `serve`, `config`, `migrate`, `user …`, `org …`, `import …`, `backup`,
+//! `keys …`, `audit list`. Results are
 //! JSON on stdout; errors one line on stderr (an import: one per bad row)
 //! with a non-zero exit. What `user …` changes goes through the same
 //! administration use cases as the admin API and console
@@ -36,7 +37,15 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the server (applies pending migrations first).
+    #[command(after_help = crate::config::settings::help())]
     Serve,
+    /// Print the effective configuration, one `ACCOUNTD_KEY=value` line per
+    /// setting, secrets shown only as set.
+    #[command(after_help = crate::config::settings::help())]
+    Config,
+    /// Read the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Apply schema migrations and exit.
     Migrate,
     /// Create, list, show, update and deactivate users.
@@ -56,6 +65,19 @@ enum Command {
     /// List and rotate the keys tokens are signed with.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Print audit records as JSON lines, newest first.
+    List {
+        /// Only the records of this user id.
+        #[arg(long)]
+        user: Option<i64>,
+        /// At most this many records.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(i64).range(1..=1_000_000))]
+        limit: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -250,6 +272,30 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?;
             tracing::info!("stopped");
+            Ok(())
+        }
+        Command::Config => {
+            let mut out = std::io::stdout().lock();
+            for (key, value) in config.effective() {
+                writeln!(out, "{key}={value}").map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        }
+        Command::Audit(AuditCommand::List { user, limit }) => {
+            let store = store::open(&config.database_url)
+                .await
+                .map_err(|e| e.to_string())?;
+            let filter = crate::domain::audit::AuditFilter {
+                user: user.map(UserId),
+                limit,
+                ..Default::default()
+            };
+            let records = store.audit(&filter).await.map_err(|e| e.to_string());
+            store.close().await;
+            let mut out = std::io::stdout().lock();
+            for r in records? {
+                writeln!(out, "{}", crate::admin::json::audit(&r)).map_err(|e| e.to_string())?;
+            }
             Ok(())
         }
         Command::Migrate => {

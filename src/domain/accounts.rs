@@ -188,6 +188,11 @@ impl Accounts {
         self
     }
 
+    /// Password checks waiting for a hash worker (a metrics gauge).
+    pub fn hash_waiting(&self) -> usize {
+        self.hasher.waiting()
+    }
+
     pub fn events(&self) -> &Arc<dyn EventSink> {
         &self.events
     }

@@ -37,6 +37,7 @@ use tower_http::normalize_path::NormalizePathLayer;
 pub struct AppState {
     pub accounts: Arc<Accounts>,
     pub config: Arc<Config>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {
@@ -55,10 +56,14 @@ pub fn router(state: AppState) -> Router {
     for contract in &state.config.contracts {
         router = router.merge(contracts::router(*contract));
     }
-    router = router.merge(contracts::mount(docs::routes(&state.config.contracts)));
+    let docs = docs::routes(&state.config.contracts);
+    let routes = request_log::Routes::new(&state.config.contracts, &docs);
+    router = router.merge(contracts::mount(docs));
     let edge = request_log::Edge {
         proxy_header: state.config.trusted_proxy_header.as_deref().map(Arc::from),
         request_timeout: Duration::from_secs(state.config.request_timeout_seconds),
+        metrics: state.metrics.clone(),
+        routes: Arc::new(routes),
     };
     let router = router
         .fallback(not_found)

@@ -3,10 +3,13 @@
 //! `[A-Za-z0-9._-]`, else a new one; echoed on the response; carried by every
 //! log line of the request, because the request runs inside a span holding it.
 
-use axum::extract::{Request, State};
+use crate::config::Contract;
+use crate::metrics::Metrics;
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
@@ -52,6 +55,48 @@ pub struct Edge {
     pub proxy_header: Option<Arc<str>>,
     /// The whole-request deadline (`timeout`).
     pub request_timeout: Duration,
+    pub metrics: Arc<Metrics>,
+    pub routes: Arc<Routes>,
+}
+
+/// The metrics labels of each mounted route: its path as the router matches
+/// it, and the contract it belongs to (`accountd` for the server's own).
+#[derive(Debug, Default)]
+pub struct Routes(HashMap<&'static str, &'static str>);
+
+impl Routes {
+    pub fn new(contracts: &[Contract], own: &[super::contracts::Route]) -> Self {
+        let mut map = HashMap::new();
+        for c in contracts {
+            for r in super::contracts::routes(*c) {
+                map.insert(r.path, c.name());
+            }
+        }
+        for path in
+            own.iter()
+                .map(|r| r.path)
+                .chain(["/healthz", "/readyz", "/.well-known/jwks.json"])
+        {
+            map.insert(path, "accountd");
+        }
+        Self(map)
+    }
+
+    /// Routes that all count under one contract label (the admin surface's).
+    pub fn of(routes: &[super::contracts::Route], contract: &'static str) -> Self {
+        Self(routes.iter().map(|r| (r.path, contract)).collect())
+    }
+
+    /// (contract, route) of a matched path; no route matched: `none`, `unmatched`.
+    pub fn labels(&self, matched: Option<&str>) -> (&'static str, &'static str) {
+        match matched {
+            None => ("none", "unmatched"),
+            Some(path) => match self.0.get_key_value(path) {
+                Some((route, contract)) => (contract, route),
+                None => ("accountd", "other"),
+            },
+        }
+    }
 }
 
 /// The request's id, span, deadline and access-log line: one middleware, so
@@ -71,18 +116,20 @@ pub async fn layer(State(edge): State<Edge>, mut req: Request, next: Next) -> Re
         path = req.uri().path(),
         client = %super::client_ip(&req, edge.proxy_header.as_deref()),
     );
+    // A route's template, never the raw path: clients cannot mint labels.
+    let (contract, route) = edge.routes.labels(
+        req.extensions()
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str),
+    );
     req.extensions_mut().insert(RequestId(id.clone()));
     let started = Instant::now();
     let answer = super::timeout::within(edge.request_timeout, next.run(req));
     let mut response = answer.instrument(span.clone()).await;
+    let (status, took) = (response.status().as_u16(), started.elapsed());
+    edge.metrics.request(contract, route, status, took);
     // One line, two integers: cheap to format, and inside the span.
-    span.in_scope(|| {
-        tracing::info!(
-            status = response.status().as_u16(),
-            micros = started.elapsed().as_micros() as u64,
-            "answered"
-        )
-    });
+    span.in_scope(|| tracing::info!(status, micros = took.as_micros() as u64, "answered"));
     response.headers_mut().insert(X_REQUEST_ID.clone(), id);
     response
 }

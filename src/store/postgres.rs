@@ -11,12 +11,12 @@
 
 use super::db::{Arg, DbError, FromRow, Query, Row, STATEMENT_TIMEOUT};
 use super::migrate;
-use crate::domain::error::{Error, Result};
 use super::pg_connections::Connections;
+use crate::domain::error::{Error, Result};
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgRow};
 use sqlx::{Arguments, Connection, Row as _};
-use std::sync::Arc;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Connections per instance: N instances need N × this within the server's
@@ -103,9 +103,7 @@ impl Pool {
     /// timeout does not).
     async fn with<T, F>(&self, work: F) -> Result<T>
     where
-        F: for<'c> FnOnce(
-            &'c mut sqlx::PgConnection,
-        ) -> Work<'c, T>,
+        F: for<'c> FnOnce(&'c mut sqlx::PgConnection) -> Work<'c, T>,
     {
         let pool = &self.pool;
         bounded(async move {
@@ -154,7 +152,11 @@ impl Pool {
     /// `batch` with no bound on the whole (each statement keeps the
     /// server's `statement_timeout`): bulk work at the command line.
     pub async fn long_batch(&self, qs: Vec<Query>) -> Result<Vec<u64>> {
-        let mut conn = self.pool.acquire().await.map_err(|e| Error::from(map_error(e)))?;
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| Error::from(map_error(e)))?;
         let done = transaction(&mut conn, &qs).await;
         if done.is_ok() {
             conn.give_back();

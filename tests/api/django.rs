@@ -8,9 +8,9 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;
 
-/// The venv `.ci/venv` makes: `ACCOUNTD_VENV`, or `~/.cache/accountd-venv`.
+/// The venv `.ci/venv` makes: `ACCOUNTD_TEST_VENV`, or `~/.cache/accountd-venv`.
 pub fn venv() -> PathBuf {
-    match std::env::var_os("ACCOUNTD_VENV").filter(|v| !v.is_empty()) {
+    match std::env::var_os("ACCOUNTD_TEST_VENV").filter(|v| !v.is_empty()) {
         Some(v) => PathBuf::from(v),
         None => {
             PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/accountd-venv")
@@ -27,7 +27,7 @@ pub fn django_fixture(db_url: &str) -> Value {
     if !python.exists() {
         panic!(
             "no Django venv at {}: run .ci/venv first (it makes it from \
-             tests/django/requirements.txt; ACCOUNTD_VENV picks another place)",
+             tests/django/requirements.txt; ACCOUNTD_TEST_VENV picks another place)",
             venv().display()
         );
     }

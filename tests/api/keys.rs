@@ -634,9 +634,11 @@ async fn the_startup_log_says_where_the_signing_key_came_from() {
     );
     let listed: Value = serde_json::from_str(&out).unwrap();
     let kid = listed[0]["kid"].as_str().unwrap();
-    let wanted = format!("signing key signing_key=RS256 key {kid} from the database");
+    // The startup line (INTERFACE.md, "Observability").
+    let wanted = format!("signing_key=RS256 key {kid} from the database");
     assert!(
-        log.iter().any(|l| l.contains(&wanted)),
+        log.iter()
+            .any(|l| l.contains("accountd starting") && l.contains(&wanted)),
         "{wanted} not in {log:#?}"
     );
     let server = Server::start(
@@ -650,9 +652,10 @@ async fn the_startup_log_says_where_the_signing_key_came_from() {
         ],
     );
     let (_, log) = server.stop_with_log();
-    let wanted = "signing key signing_key=HS256 from ACCOUNTD_JWT_SECRET (environment)";
+    let wanted = "signing_key=HS256 from ACCOUNTD_JWT_SECRET (environment)";
     assert!(
-        log.iter().any(|l| l.contains(wanted)),
+        log.iter()
+            .any(|l| l.contains("accountd starting") && l.contains(wanted)),
         "{wanted} not in {log:#?}"
     );
 }

@@ -29,6 +29,7 @@ mod listeners;
 mod logs;
 mod no_store;
 mod nul;
+mod observability;
 mod openapi;
 mod outage;
 mod outage_server;
