@@ -60,17 +60,21 @@ impl PasswordHasher {
         f: impl FnOnce(&mut Memory) -> T + Send + 'static,
     ) -> Result<T> {
         let (tx, rx) = tokio::sync::oneshot::channel();
+        // Held while this future waits: dropped with it when the request is.
+        let caller = Arc::new(());
+        let work: pool::Work = Box::new(move |memory| {
+            // The caller gave up (client gone): spend nothing on it.
+            if tx.is_closed() {
+                return;
+            }
+            let _ = tx.send(f(memory));
+        });
         self.pool
-            .submit(Box::new(move |memory| {
-                // The caller gave up (client gone): spend nothing on it.
-                if tx.is_closed() {
-                    return;
-                }
-                let _ = tx.send(f(memory));
-            }))
+            .submit(pool::Job::for_caller(work, &caller))
             .map_err(|_| Error::Unavailable("the password hash queue is full".into()))?;
-        rx.await
-            .map_err(|_| Error::internal("a password hash job was dropped"))
+        let answer = rx.await;
+        drop(caller);
+        answer.map_err(|_| Error::internal("a password hash job was dropped"))
     }
 
     /// A fresh argon2id hash with today's parameters.
@@ -188,10 +192,10 @@ mod tests {
         let (release, gate) = std::sync::mpsc::channel::<()>();
         let (started_tx, started) = std::sync::mpsc::channel::<()>();
         h.pool
-            .submit(Box::new(move |_| {
+            .submit(pool::Job::always(Box::new(move |_| {
                 started_tx.send(()).unwrap();
                 gate.recv().unwrap();
-            }))
+            })))
             .unwrap();
         started.recv().unwrap();
         // The next check takes the waiting place...
@@ -212,5 +216,44 @@ mod tests {
         release.send(()).unwrap();
         assert_eq!(waiting.await.unwrap().unwrap(), Verdict::Right);
         assert_eq!(h.waiting(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_place_whose_caller_left_is_given_to_the_next_check() {
+        // One worker, held; one waiting place, taken by a check whose
+        // request is then dropped (its client hung up).
+        let h = PasswordHasher::new(1, 1).unwrap();
+        let phc = h.hash(&Secret::from("right")).await.unwrap();
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        let (started_tx, started) = std::sync::mpsc::channel::<()>();
+        h.pool
+            .submit(pool::Job::always(Box::new(move |_| {
+                started_tx.send(()).unwrap();
+                gate.recv().unwrap();
+            })))
+            .unwrap();
+        started.recv().unwrap();
+        let gone = {
+            let (h, phc) = (h.clone(), phc.clone());
+            tokio::spawn(async move { h.verify(&Secret::from("right"), Some(&phc)).await })
+        };
+        while h.waiting() == 0 {
+            tokio::task::yield_now().await;
+        }
+        gone.abort();
+        assert!(gone.await.unwrap_err().is_cancelled());
+        // The queue is still full by count, but its one job is wanted by no
+        // one: the next check takes the place instead of a 503.
+        let right = Secret::from("right");
+        let mut next = std::pin::pin!(h.verify(&right, Some(&phc)));
+        // Its first poll queues it (or refuses it): still waiting after it.
+        let early = tokio::time::timeout(std::time::Duration::from_millis(50), &mut next).await;
+        assert!(
+            early.is_err(),
+            "answered while the worker was held: {early:?}"
+        );
+        assert_eq!(h.waiting(), 1);
+        release.send(()).unwrap();
+        assert_eq!(next.await.unwrap(), Verdict::Right);
     }
 }

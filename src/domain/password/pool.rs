@@ -12,11 +12,39 @@ use super::argon2id::Memory;
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 /// Work for a hash worker, given that worker's memory.
-pub type Job = Box<dyn FnOnce(&mut Memory) + Send>;
+pub type Work = Box<dyn FnOnce(&mut Memory) + Send>;
+
+/// Queued work, and whether anyone still waits for it.
+pub struct Job {
+    work: Work,
+    /// The waiting caller holds the `Arc`; when its request is dropped (the
+    /// client hung up, or gave up mid-storm) the job is worth nothing.
+    caller: Option<Weak<()>>,
+}
+
+impl Job {
+    /// Work wanted for as long as `caller` lives.
+    pub fn for_caller(work: Work, caller: &Arc<()>) -> Self {
+        Self {
+            work,
+            caller: Some(Arc::downgrade(caller)),
+        }
+    }
+
+    /// Work wanted whatever happens.
+    #[cfg(test)]
+    pub fn always(work: Work) -> Self {
+        Self { work, caller: None }
+    }
+
+    fn abandoned(&self) -> bool {
+        self.caller.as_ref().is_some_and(|c| c.strong_count() == 0)
+    }
+}
 
 /// The queue was full; the job was not taken.
 #[derive(Debug)]
@@ -109,12 +137,19 @@ impl Pool {
         Ok(Pool { shared })
     }
 
-    /// Queue `job`, or refuse it at once when `capacity` jobs already wait.
+    /// Queue `job`, or refuse it at once when `capacity` jobs already wait
+    /// for callers still there. Jobs whose callers left are dropped first: a
+    /// storm's abandoned logins (clients that timed out, a load generator
+    /// stopped) must not fill the places of the next ones.
     pub fn submit(&self, job: Job) -> Result<(), Full> {
         let s = &self.shared;
         let mut q = s.queue.lock().unwrap_or_else(PoisonError::into_inner);
         if q.jobs.len() >= s.capacity {
-            return Err(Full);
+            q.jobs.retain(|j| !j.abandoned());
+            if q.jobs.len() >= s.capacity {
+                s.waiting.store(q.jobs.len(), Ordering::Relaxed);
+                return Err(Full);
+            }
         }
         q.jobs.push_back(job);
         s.waiting.store(q.jobs.len(), Ordering::Relaxed);
@@ -147,11 +182,13 @@ fn work(shared: &Shared) {
     let mut holding = false;
     loop {
         match shared.next(holding) {
+            Next::Run(job) if job.abandoned() => {}
             Next::Run(job) => {
                 holding = true;
                 // A job that panics drops its answer channel (its caller gets
                 // an error) and must not take the worker down with it.
-                if catch_unwind(AssertUnwindSafe(|| job(&mut memory))).is_err() {
+                let work = job.work;
+                if catch_unwind(AssertUnwindSafe(|| work(&mut memory))).is_err() {
                     memory = Memory::default();
                 }
             }
@@ -210,13 +247,17 @@ mod tests {
     use super::*;
     use std::sync::mpsc;
 
+    fn job(work: impl FnOnce(&mut Memory) + Send + 'static) -> Job {
+        Job::always(Box::new(work))
+    }
+
     #[test]
     fn a_full_queue_refuses_at_once_and_counts_what_waits() {
         let pool = Pool::start(1, 2).unwrap();
         let (release, gate) = mpsc::channel::<()>();
         let (started_tx, started) = mpsc::channel::<()>();
         // The one worker is held inside a job until released.
-        pool.submit(Box::new(move |_| {
+        pool.submit(job(move |_| {
             started_tx.send(()).unwrap();
             gate.recv().unwrap();
         }))
@@ -225,10 +266,10 @@ mod tests {
         let (done_tx, done) = mpsc::channel::<u32>();
         for n in 0..2 {
             let tx = done_tx.clone();
-            pool.submit(Box::new(move |_| tx.send(n).unwrap())).unwrap();
+            pool.submit(job(move |_| tx.send(n).unwrap())).unwrap();
         }
         assert_eq!(pool.waiting(), 2);
-        assert!(pool.submit(Box::new(|_| {})).is_err());
+        assert!(pool.submit(job(|_| {})).is_err());
         release.send(()).unwrap();
         let got: Vec<u32> = (0..2)
             .map(|_| done.recv_timeout(Duration::from_secs(5)).unwrap())
@@ -236,7 +277,7 @@ mod tests {
         assert_eq!(got, vec![0, 1]);
         assert_eq!(pool.waiting(), 0);
         // Room again.
-        pool.submit(Box::new(|_| {})).unwrap();
+        pool.submit(job(|_| {})).unwrap();
     }
 
     #[test]
@@ -244,7 +285,7 @@ mod tests {
         let pool = Pool::start(1, 4).unwrap();
         let held_after = |hash: bool| {
             let (tx, rx) = mpsc::channel();
-            pool.submit(Box::new(move |memory| {
+            pool.submit(job(move |memory| {
                 if hash {
                     super::super::argon2id::hash(memory, b"pw").unwrap();
                 }
@@ -263,9 +304,9 @@ mod tests {
     #[test]
     fn a_job_that_panics_leaves_the_worker_running() {
         let pool = Pool::start(1, 4).unwrap();
-        pool.submit(Box::new(|_| panic!("boom"))).unwrap();
+        pool.submit(job(|_| panic!("boom"))).unwrap();
         let (tx, rx) = mpsc::channel();
-        pool.submit(Box::new(move |_| tx.send(7).unwrap())).unwrap();
+        pool.submit(job(move |_| tx.send(7).unwrap())).unwrap();
         assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), 7);
     }
 
@@ -274,7 +315,7 @@ mod tests {
     fn workers_run_below_the_runtime_priority() {
         let pool = Pool::start(1, 1).unwrap();
         let (tx, rx) = mpsc::channel();
-        pool.submit(Box::new(move |_| {
+        pool.submit(job(move |_| {
             // SAFETY: reads this thread's own nice value.
             let nice = unsafe {
                 libc::getpriority(
