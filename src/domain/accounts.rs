@@ -38,6 +38,8 @@ const PLACE_POLL_MAX: Duration = Duration::from_millis(160);
 /// mid-hash), the place is given back uncounted at once rather than held
 /// until it goes stale.
 struct Place {
+    /// This process's place in line for the key, released with the place.
+    _pass: super::gates::Pass,
     store: Arc<dyn Store>,
     id: i64,
     scope: String,
@@ -147,6 +149,8 @@ pub struct Accounts {
     /// Checks access tokens of sessions imported from Supabase, when its
     /// secret is configured (`ACCOUNTD_SUPABASE_JWT_SECRET`).
     supabase: Option<SupabaseVerifier>,
+    /// Attempts on one key wait in arrival order (`hold_place`).
+    gates: Arc<super::gates::Gates>,
 }
 
 impl Accounts {
@@ -169,6 +173,7 @@ impl Accounts {
             policies,
             events: Arc::new(Discard),
             supabase: None,
+            gates: Arc::default(),
         }
     }
 
@@ -379,6 +384,16 @@ impl Accounts {
         origin: &Origin,
     ) -> Result<Place> {
         let deadline = tokio::time::Instant::now() + PLACE_WAIT;
+        // In line behind this process's earlier attempts on the key, for as
+        // many places as the address may use; the database still counts.
+        let places = usize::try_from(per_client.max).unwrap_or(1).clamp(1, 1000);
+        let line = format!("{}\u{0}{}\u{0}{}", key.scope, key.name, key.client);
+        let Ok(pass) = tokio::time::timeout_at(deadline, self.gates.enter(line, places)).await
+        else {
+            return Err(Error::Unavailable(
+                "attempts in flight did not finish in time".into(),
+            ));
+        };
         let mut poll = PLACE_POLL;
         loop {
             let now = self.now();
@@ -395,6 +410,7 @@ impl Accounts {
             let (client_failed, name_failed) = match attempt {
                 Attempt::Reserved(id) => {
                     return Ok(Place {
+                        _pass: pass,
                         store: self.store.clone(),
                         id,
                         scope: key.scope.to_owned(),

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod console;
 pub mod directory;
 pub mod error;
+pub mod gates;
 pub mod import;
 pub mod keys;
 pub mod limits;
