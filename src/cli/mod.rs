@@ -234,25 +234,44 @@ fn print(value: serde_json::Value) -> Result<(), String> {
     writeln!(out, "{value}").map_err(|e| e.to_string())
 }
 
-/// Wait for Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Ctrl-C or SIGTERM, as a future. The handlers are installed when this is
+/// called, not when the future is first polled: a SIGTERM that comes right
+/// after the `listening on` line must stop the server gracefully, not kill
+/// it with the default action (the tests saw that under load).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    #[cfg(unix)]
+    let mut interrupt =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
+    async move {
+        #[cfg(unix)]
+        {
+            let term = async {
+                match term.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            let interrupt = async {
+                match interrupt.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = term => {},
+                _ = interrupt => {},
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
@@ -262,15 +281,15 @@ pub async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Serve => {
             let app = App::build(config, Overrides::default()).await?;
+            // Before the listening lines: whoever reads them may signal at once.
+            let stop = shutdown_signal();
             let addr = app.local_addr().map_err(|e| e.to_string())?;
             println!("listening on http://{addr}");
             if let Some(admin) = app.admin_addr() {
                 println!("admin listening on http://{admin}");
             }
             tracing::info!(%addr, contracts = ?app.state().config.contracts, "serving");
-            app.run(shutdown_signal())
-                .await
-                .map_err(|e| e.to_string())?;
+            app.run(stop).await.map_err(|e| e.to_string())?;
             tracing::info!("stopped");
             Ok(())
         }
