@@ -184,9 +184,9 @@ mod tests {
         assert!(memory.is_held());
     }
 
-    #[tokio::test]
-    async fn checks_beyond_the_queue_bound_are_unavailable_at_once() {
-        // One worker, held inside a job until released, and one waiting place.
+    /// A hasher with one worker, held inside a job until `release` is sent
+    /// to, and one waiting place; and a hash of "right".
+    async fn held_worker() -> (PasswordHasher, String, std::sync::mpsc::Sender<()>) {
         let h = PasswordHasher::new(1, 1).unwrap();
         let phc = h.hash(&Secret::from("right")).await.unwrap();
         let (release, gate) = std::sync::mpsc::channel::<()>();
@@ -198,6 +198,13 @@ mod tests {
             })))
             .unwrap();
         started.recv().unwrap();
+        (h, phc, release)
+    }
+
+    #[tokio::test]
+    async fn checks_beyond_the_queue_bound_are_unavailable_at_once() {
+        // One worker, held inside a job until released, and one waiting place.
+        let (h, phc, release) = held_worker().await;
         // The next check takes the waiting place...
         let waiting = {
             let (h, phc) = (h.clone(), phc.clone());
@@ -222,17 +229,7 @@ mod tests {
     async fn a_place_whose_caller_left_is_given_to_the_next_check() {
         // One worker, held; one waiting place, taken by a check whose
         // request is then dropped (its client hung up).
-        let h = PasswordHasher::new(1, 1).unwrap();
-        let phc = h.hash(&Secret::from("right")).await.unwrap();
-        let (release, gate) = std::sync::mpsc::channel::<()>();
-        let (started_tx, started) = std::sync::mpsc::channel::<()>();
-        h.pool
-            .submit(pool::Job::always(Box::new(move |_| {
-                started_tx.send(()).unwrap();
-                gate.recv().unwrap();
-            })))
-            .unwrap();
-        started.recv().unwrap();
+        let (h, phc, release) = held_worker().await;
         let gone = {
             let (h, phc) = (h.clone(), phc.clone());
             tokio::spawn(async move { h.verify(&Secret::from("right"), Some(&phc)).await })
