@@ -4,6 +4,7 @@
 //! `$ref` resolves), served cut down to the mounted contracts, with Swagger
 //! UI over it from the binary.
 
+use crate::admin_support::validator_at;
 use crate::harness::TestApp;
 use accountd::config::Contract;
 use accountd::domain::directory::UserInput;
@@ -360,21 +361,6 @@ fn examples(v: &Value, pointer: String, out: &mut Vec<(String, Value)>) {
         }
         _ => {}
     }
-}
-
-/// A validator for the schema at `pointer` in `doc`: the document itself is
-/// the root (OpenAPI's own keys are no JSON Schema keywords and are ignored),
-/// so every `#/components/…` reference resolves.
-fn validator_at(doc: &Value, pointer: &str) -> jsonschema::Validator {
-    let mut root = doc.clone();
-    // A pointer in a URI fragment: braces (path templates) percent-encoded.
-    let fragment = pointer.replace('{', "%7B").replace('}', "%7D");
-    root["$ref"] = json!(format!("#{fragment}"));
-    jsonschema::options()
-        .with_draft(jsonschema::Draft::Draft202012)
-        .should_validate_formats(true)
-        .build(&root)
-        .unwrap_or_else(|e| panic!("schema at {pointer}: {e}"))
 }
 
 #[test]
