@@ -12,8 +12,9 @@ use super::origin::Origin;
 use super::otp::{self, OtpKey, OtpPolicy, OtpSpec};
 use super::password::{PasswordHasher, Verdict};
 use super::phone::Phone;
+use super::places::{self, Place};
 use super::ports::{
-    Attempt, AttemptKey, AttemptReservation, OtpCounts, OtpReservation, Reserved, SmsSender, Store,
+    AttemptKey, AttemptReservation, OtpCounts, OtpReservation, Reserved, SmsSender, Store,
 };
 use super::secret::Secret;
 use super::sessions::EndReason;
@@ -32,66 +33,6 @@ const PLACE_WAIT: Duration = Duration::from_secs(10);
 /// milliseconds; many waiters must not hammer the database).
 const PLACE_POLL: Duration = Duration::from_millis(10);
 const PLACE_POLL_MAX: Duration = Duration::from_millis(160);
-
-/// A place held for one attempt (`Accounts::hold_place`). Settled once the
-/// check is done; if the request is dropped first (the client went away
-/// mid-hash), the place is given back uncounted at once rather than held
-/// until it goes stale.
-struct Place {
-    /// This process's place in line for the key, released with the place.
-    _pass: super::gates::Pass,
-    store: Arc<dyn Store>,
-    id: i64,
-    scope: String,
-    name: String,
-    client: String,
-    settled: bool,
-}
-
-impl Place {
-    fn key(&self) -> AttemptKey<'_> {
-        AttemptKey {
-            scope: &self.scope,
-            name: &self.name,
-            client: &self.client,
-        }
-    }
-
-    /// The attempt failed (it now counts) or did not.
-    async fn settle(mut self, failed: bool) -> Result<()> {
-        self.settled = true;
-        self.store
-            .settle_attempt(self.id, &self.key(), failed)
-            .await
-    }
-}
-
-impl Drop for Place {
-    fn drop(&mut self) {
-        if self.settled {
-            return;
-        }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let (store, id) = (self.store.clone(), self.id);
-        let scope = std::mem::take(&mut self.scope);
-        let (name, client) = (
-            std::mem::take(&mut self.name),
-            std::mem::take(&mut self.client),
-        );
-        runtime.spawn(async move {
-            let key = AttemptKey {
-                scope: &scope,
-                name: &name,
-                client: &client,
-            };
-            if let Err(e) = store.settle_attempt(id, &key, false).await {
-                tracing::warn!(error = %e, "an abandoned attempt's place was not given back");
-            }
-        });
-    }
-}
 
 /// The scopes attempts are counted under.
 const LOGIN: &str = "login";
@@ -397,32 +338,20 @@ impl Accounts {
         let mut poll = PLACE_POLL;
         loop {
             let now = self.now();
-            let attempt = self
-                .store
-                .reserve_attempt(&AttemptReservation {
+            let reservation = places::reserve(
+                &self.store,
+                &AttemptReservation {
                     key,
                     now,
                     per_client: (per_client.since(now), per_client.max),
                     per_name: (per_name.since(now), per_name.max),
                     pending_since: now - PENDING_SECONDS,
-                })
-                .await?;
-            let (client_failed, name_failed) = match attempt {
-                Attempt::Reserved(id) => {
-                    return Ok(Place {
-                        _pass: pass,
-                        store: self.store.clone(),
-                        id,
-                        scope: key.scope.to_owned(),
-                        name: key.name.to_owned(),
-                        client: key.client.to_owned(),
-                        settled: false,
-                    })
-                }
-                Attempt::Refused {
-                    per_client: c,
-                    per_name: n,
-                } => (c, n),
+                },
+            )
+            .await?;
+            let (client_failed, name_failed) = match reservation {
+                Ok(held) => return Ok(Place::new(pass, held)),
+                Err(counts) => counts,
             };
             let over = if per_client.reached(client_failed.n) {
                 Some((limits.0, per_client.wait(client_failed.oldest, now)))

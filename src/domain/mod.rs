@@ -18,6 +18,7 @@ pub mod otp;
 pub mod password;
 pub mod password_policy;
 pub mod phone;
+mod places;
 pub mod ports;
 pub mod secret;
 pub mod sessions;
