@@ -142,7 +142,12 @@ pub(super) async fn reserve(
 async fn to_the_end<T: Send + 'static>(
     work: impl Future<Output = Result<T>> + Send + 'static,
 ) -> Result<T> {
-    tokio::spawn(work)
-        .await
-        .unwrap_or_else(|e| Err(Error::internal(format!("attempt bookkeeping: {e}"))))
+    tokio::spawn(work).await.unwrap_or_else(|e| {
+        Err(if e.is_cancelled() {
+            // The runtime is shutting down under it.
+            Error::Unavailable("shutting down".into())
+        } else {
+            Error::internal(format!("attempt bookkeeping: {e}"))
+        })
+    })
 }
