@@ -22,6 +22,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::Serialize;
 use serde_json::{json, Value};
 
 /// This contract's routes, at the paths its document gives (without the
@@ -38,29 +39,58 @@ pub fn routes() -> Vec<Route> {
 /// The user object of 003 (Login and Get User Profile), keys in the
 /// document's order. INTERFACE.md: `user_type` is the role, `is_student` and
 /// `is_staff_member` follow from it, every other attribute is read from the
-/// profile (absent → null); `phone_number` is the stored phone.
-fn user_json(u: &User) -> Value {
-    let attr = |key: &str| u.attr(key).cloned().unwrap_or(Value::Null);
-    json!({
-        "id": u.id.0,
-        "username": u.username,
-        "email": u.email,
-        "first_name": u.first_name,
-        "last_name": u.last_name,
-        "university_id": attr("university_id"),
-        "user_type": u.role,
-        "phone_number": u.phone.as_ref().map(Phone::as_str),
-        "date_of_birth": attr("date_of_birth"),
-        "major": attr("major"),
-        "academic_level": attr("academic_level"),
-        "enrollment_year": attr("enrollment_year"),
-        "department": attr("department"),
-        "position": attr("position"),
-        "is_student": u.has_role("student"),
-        "is_staff_member": u.has_role("staff"),
-        "student_profile": attr("student_profile"),
-        "staff_profile": attr("staff_profile"),
-    })
+/// profile (absent → null); `phone_number` is the stored phone. Borrowed from
+/// the user and written straight out: the profile is the hottest answer.
+#[derive(Serialize)]
+struct UserJson<'a> {
+    id: i64,
+    username: &'a Option<String>,
+    email: &'a Option<String>,
+    first_name: &'a str,
+    last_name: &'a str,
+    university_id: Option<&'a Value>,
+    user_type: &'a Option<String>,
+    phone_number: Option<&'a str>,
+    date_of_birth: Option<&'a Value>,
+    major: Option<&'a Value>,
+    academic_level: Option<&'a Value>,
+    enrollment_year: Option<&'a Value>,
+    department: Option<&'a Value>,
+    position: Option<&'a Value>,
+    is_student: bool,
+    is_staff_member: bool,
+    student_profile: Option<&'a Value>,
+    staff_profile: Option<&'a Value>,
+}
+
+fn user_json(u: &User) -> UserJson<'_> {
+    UserJson {
+        id: u.id.0,
+        username: &u.username,
+        email: &u.email,
+        first_name: &u.first_name,
+        last_name: &u.last_name,
+        university_id: u.attr("university_id"),
+        user_type: &u.role,
+        phone_number: u.phone.as_ref().map(Phone::as_str),
+        date_of_birth: u.attr("date_of_birth"),
+        major: u.attr("major"),
+        academic_level: u.attr("academic_level"),
+        enrollment_year: u.attr("enrollment_year"),
+        department: u.attr("department"),
+        position: u.attr("position"),
+        is_student: u.has_role("student"),
+        is_staff_member: u.has_role("staff"),
+        student_profile: u.attr("student_profile"),
+        staff_profile: u.attr("staff_profile"),
+    }
+}
+
+/// 003, Get User Profile: `{"success": true, "user": {…}}`.
+#[derive(Serialize)]
+struct ProfileJson<'a> {
+    success: bool,
+    user: UserJson<'a>,
 }
 
 /// A failure: the document's envelope, or a DRF/simplejwt body.
@@ -259,7 +289,11 @@ async fn logout(
 
 async fn profile(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let user = authenticate(&app, &headers).await?;
-    Ok(Json(json!({"success": true, "user": user_json(&user)})).into_response())
+    Ok(Json(ProfileJson {
+        success: true,
+        user: user_json(&user),
+    })
+    .into_response())
 }
 
 async fn refresh(
