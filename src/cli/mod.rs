@@ -234,6 +234,17 @@ fn print(value: serde_json::Value) -> Result<(), String> {
     writeln!(out, "{value}").map_err(|e| e.to_string())
 }
 
+/// The next delivery of `signal`; never, if its handler could not be installed.
+#[cfg(unix)]
+async fn next_signal(signal: &mut Option<tokio::signal::unix::Signal>) {
+    match signal {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
 /// Ctrl-C or SIGTERM, as a future. The handlers are installed when this is
 /// called, not when the future is first polled: a SIGTERM that comes right
 /// after the `listening on` line must stop the server gracefully, not kill
@@ -246,27 +257,9 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
     async move {
         #[cfg(unix)]
-        {
-            let term = async {
-                match term.as_mut() {
-                    Some(s) => {
-                        s.recv().await;
-                    }
-                    None => std::future::pending::<()>().await,
-                }
-            };
-            let interrupt = async {
-                match interrupt.as_mut() {
-                    Some(s) => {
-                        s.recv().await;
-                    }
-                    None => std::future::pending::<()>().await,
-                }
-            };
-            tokio::select! {
-                _ = term => {},
-                _ = interrupt => {},
-            }
+        tokio::select! {
+            _ = next_signal(&mut term) => {},
+            _ = next_signal(&mut interrupt) => {},
         }
         #[cfg(not(unix))]
         {
