@@ -47,19 +47,13 @@ impl Place {
 pub(super) struct Held {
     store: Arc<dyn Store>,
     id: i64,
-    scope: String,
-    name: String,
-    client: String,
+    key: OwnedKey,
     settled: bool,
 }
 
 impl Held {
     fn key(&self) -> AttemptKey<'_> {
-        AttemptKey {
-            scope: &self.scope,
-            name: &self.name,
-            client: &self.client,
-        }
+        self.key.borrowed()
     }
 }
 
@@ -71,22 +65,38 @@ impl Drop for Held {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let (store, id) = (self.store.clone(), self.id);
-        let scope = std::mem::take(&mut self.scope);
-        let (name, client) = (
-            std::mem::take(&mut self.name),
-            std::mem::take(&mut self.client),
-        );
+        let (store, id, key) = (self.store.clone(), self.id, std::mem::take(&mut self.key));
         runtime.spawn(async move {
-            let key = AttemptKey {
-                scope: &scope,
-                name: &name,
-                client: &client,
-            };
-            if let Err(e) = store.settle_attempt(id, &key, false).await {
+            if let Err(e) = store.settle_attempt(id, &key.borrowed(), false).await {
                 tracing::warn!(error = %e, "an abandoned attempt's place was not given back");
             }
         });
+    }
+}
+
+/// An `AttemptKey` that owns its text, to outlive the request it came from.
+#[derive(Default)]
+struct OwnedKey {
+    scope: String,
+    name: String,
+    client: String,
+}
+
+impl OwnedKey {
+    fn of(k: &AttemptKey<'_>) -> Self {
+        OwnedKey {
+            scope: k.scope.to_owned(),
+            name: k.name.to_owned(),
+            client: k.client.to_owned(),
+        }
+    }
+
+    fn borrowed(&self) -> AttemptKey<'_> {
+        AttemptKey {
+            scope: &self.scope,
+            name: &self.name,
+            client: &self.client,
+        }
     }
 }
 
@@ -98,21 +108,13 @@ pub(super) async fn reserve(
     r: &AttemptReservation<'_>,
 ) -> Result<Result<Held, (Count, Count)>> {
     let store = store.clone();
-    let (scope, name, client) = (
-        r.key.scope.to_owned(),
-        r.key.name.to_owned(),
-        r.key.client.to_owned(),
-    );
+    let key = OwnedKey::of(&r.key);
     let (now, per_client, per_name, pending_since) =
         (r.now, r.per_client, r.per_name, r.pending_since);
     to_the_end(async move {
         let attempt = store
             .reserve_attempt(&AttemptReservation {
-                key: AttemptKey {
-                    scope: &scope,
-                    name: &name,
-                    client: &client,
-                },
+                key: key.borrowed(),
                 now,
                 per_client,
                 per_name,
@@ -123,9 +125,7 @@ pub(super) async fn reserve(
             Attempt::Reserved(id) => Ok(Held {
                 store,
                 id,
-                scope,
-                name,
-                client,
+                key,
                 settled: false,
             }),
             Attempt::Refused {
